@@ -209,7 +209,8 @@ function buildEnumModel(obj: EnumObject, owner: MessageModel, rec: FieldRecord, 
   }
   const fullName = registered?.fullName ?? `${owner.fullName}.${toPascalCase(toSnakeCase(rec.property))}`;
   const prefix = toUpperSnake(splitFullName(fullName).name);
-  const members = Object.keys(obj).filter((k) => !/^\d+$/.test(k));
+  // Drop TypeScript's reverse mappings of numeric members (`E[1] = 'A'`, and `E['-3'] = 'C'` for negatives).
+  const members = Object.keys(obj).filter((k) => !(typeof obj[k] === 'string' && obj[obj[k]] === Number(k)));
   if (members.length === 0) fail(DecoratorErrorCode.ENUM_INVALID, `enum ${fullName} has no members.`);
   const kinds = new Set(members.map((k) => typeof obj[k]));
   if (kinds.size !== 1) {
