@@ -67,6 +67,10 @@ function readScalar(s: ScalarType): string {
 }
 const tag = (n: number, wt: number): number => ((n << 3) | wt) >>> 0;
 
+function toBigIntKey(k: string): bigint | string {
+  return /^-?\d+$/.test(k) ? BigInt(k) : k;
+}
+
 /** Runtime helpers referenced by generated code as `H`. */
 function helpers(maxDepth: number) {
   const U64 = (1n << 64n) - 1n;
@@ -163,16 +167,25 @@ function helpers(maxDepth: number) {
       throw new EncodeError(path, msg);
     },
     nest(e: unknown, path: string): unknown {
-      if (e instanceof EncodeError) return new EncodeError(path + (e.path.startsWith('[') ? '' : '.') + e.path,
+      if (e instanceof EncodeError) return new EncodeError(path + (e.path === '' || e.path.startsWith('[') ? '' : '.') + e.path,
         e.message.slice(e.message.indexOf(': ') + 2));
       return e;
+    },
+    /** Like `nest`, for errors from a map-of-lists wrapper: its hidden `values` field is not part of the user's path. */
+    nestList(e: unknown, path: string): unknown {
+      if (e instanceof EncodeError && e.path.startsWith('values')) {
+        return new EncodeError(path + e.path.slice('values'.length), e.message.slice(e.message.indexOf(': ') + 2));
+      }
+      return this.nest(e, path);
     },
     tooDeep(path: string): never {
       throw new EncodeError(path, `nesting deeper than maxDepth ${maxDepth} (is the object graph cyclic?)`);
     },
     keyFromRecord: {
       int32: Number, sint32: Number, sfixed32: Number, uint32: Number, fixed32: Number,
-      int64: BigInt, sint64: BigInt, sfixed64: BigInt, uint64: BigInt, fixed64: BigInt,
+      // A key that is not an integer stays a string, so the key check rejects it with an EncodeError
+      // (BigInt('1.5') would throw a SyntaxError instead).
+      int64: toBigIntKey, sint64: toBigIntKey, sfixed64: toBigIntKey, uint64: toBigIntKey, fixed64: toBigIntKey,
       bool: (k: string) => k === 'true', string: (k: string) => k,
     } as Record<string, (k: string) => unknown>,
   };
@@ -294,7 +307,7 @@ function encMap(f: FieldModel, index: Map<MessageModel, number>, enumIndex: (e: 
   if (map.listWrapper) {
     const wi = index.get(map.listWrapper)!;
     value = `if(v==null)v=[];if(!Array.isArray(v))H.fail(${valuePath},"expected an array");` +
-      `w.uint32(18).fork();try{E[${wi}]({values:v},w,d+1);}catch(x){throw H.nest(x,${valuePath});}w.ldelim();`;
+      `w.uint32(18).fork();try{E[${wi}]({values:v},w,d+1);}catch(x){throw H.nestList(x,${valuePath});}w.ldelim();`;
   } else if (map.value.kind === 'message') {
     value = `if(v==null)v={};${encElement(map.value, 2, valuePath, index, enumIndex, false)}`;
   } else {
