@@ -1,0 +1,6 @@
+/**
+ * The memory plugin: embedded, single-process implementations of core's ports.
+ *
+ * @packageDocumentation
+ */
+export { MemorySchemaStore } from './schema-store';
