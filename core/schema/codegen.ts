@@ -81,7 +81,12 @@ function helpers(maxDepth: number) {
   const trunc = (): DecodeError => new DecodeError('truncated or malformed message: a length runs past the end of its enclosing message');
   const skip = (r: Reader, wt: number, d: number, field: number): void => {
     switch (wt) {
-      case 0: r.skip(); return;
+      case 0:
+        // At most 10 bytes, as in every other protobuf reader (Reader.skip() would accept any length).
+        for (let n = 0; ; n++) {
+          if (n === 10 || r.pos >= r.len) throw new DecodeError('malformed varint: more than 10 bytes, or truncated');
+          if ((r.buf[r.pos++] & 128) === 0) return;
+        }
       case 1: r.skip(8); return;
       case 2: r.skip(r.uint32()); return;
       case 5: r.skip(4); return;
