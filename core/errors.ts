@@ -18,12 +18,15 @@ export const ErrorCode = {
   REGISTRY_CONFLICT: 'WEFT_REGISTRY_CONFLICT',
 } as const;
 
-/** A value could not be encoded: a wrong JS type, an out-of-range number, an invalid Date. */
+/**
+ * A value could not be encoded: a wrong JS type, an out-of-range number, an invalid Date (code
+ * `WEFT_ENCODE_ERROR`), or the encoded message is over `maxPayloadBytes` (`WEFT_PAYLOAD_TOO_LARGE`).
+ */
 export class EncodeError extends WeftError {
   /** The field path, e.g. `items[2].quantity`. */
   readonly path: string;
-  constructor(path: string, message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.ENCODE_ERROR, `cannot encode ${path || '<root>'}: ${message}`, options);
+  constructor(path: string, message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? ErrorCode.ENCODE_ERROR, `cannot encode ${path || '<root>'}: ${message}`, options);
     this.path = path;
   }
 }

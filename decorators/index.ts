@@ -21,6 +21,6 @@ export { getMetadataStorage, MetadataStorage } from './storage';
 export { MetadataKeys } from './keys';
 export { SCALAR_TYPES } from './types';
 export type {
-  ScalarType, MapKeyType, TypeRef, TypeShape, TypeSpec, FieldOptions, Ctor, EnumObject,
+  Ref, ScalarType, MapKeyType, TypeRef, TypeShape, TypeSpec, FieldOptions, Ctor, EnumObject,
   FieldRecord, MessageRecord, EnumRecord,
 } from './types';

@@ -20,6 +20,14 @@ export type MapKeyType = Exclude<ScalarType, 'double' | 'float' | 'bytes'>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Ctor<T = unknown> = abstract new (...args: any[]) => T;
 
+/**
+ * Marks a property type that refers to a class declared later in the same file, so that
+ * `emitDecoratorMetadata` does not reference the class before it exists (a TDZ `ReferenceError`
+ * at load time). It is the type itself: `pong?: Ref<Pong>` is a `Pong`. Give the field a thunk too:
+ * `@Field(2, () => Pong) pong?: Ref<Pong>`.
+ */
+export type Ref<T> = T;
+
 /** A TypeScript enum object (numeric or string valued). */
 export type EnumObject = Record<string, string | number>;
 

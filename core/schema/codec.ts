@@ -67,7 +67,8 @@ export class MessageCodec<T = unknown> {
     const bytes = w.finish();
     if (bytes.length > this.limits.maxPayloadBytes) {
       throw new EncodeError('', `the encoded ${this.model.fullName} is ${bytes.length} bytes, over maxPayloadBytes ` +
-        `${this.limits.maxPayloadBytes}. Store large data elsewhere and send a reference, or raise the limit.`);
+        `${this.limits.maxPayloadBytes}. Store large data elsewhere and send a reference, or raise the limit.`,
+        { code: ErrorCode.PAYLOAD_TOO_LARGE });
     }
     return bytes;
   }

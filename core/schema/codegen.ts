@@ -76,8 +76,20 @@ function helpers(maxDepth: number) {
   const U64 = (1n << 64n) - 1n;
   const I64MIN = -(1n << 63n);
   const I64MAX = (1n << 63n) - 1n;
-  const bits = (v: bigint): { low: number; high: number } =>
-    ({ low: Number(v & 0xffffffffn) | 0, high: Number((v >> 32n) & 0xffffffffn) | 0 });
+  // The writer copies low/high at once, so one scratch object serves every call (no allocation).
+  const scratch = { low: 0, high: 0 };
+  const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+  const fromNumber = (n: number): { low: number; high: number } => {
+    scratch.low = n >>> 0;
+    scratch.high = Math.floor(n / 4294967296) | 0;
+    return scratch;
+  };
+  const bits = (v: bigint): { low: number; high: number } => {
+    if (v >= -MAX_SAFE && v <= MAX_SAFE) return fromNumber(Number(v));
+    scratch.low = Number(v & 0xffffffffn) | 0;
+    scratch.high = Number((v >> 32n) & 0xffffffffn) | 0;
+    return scratch;
+  };
   const trunc = (): DecodeError => new DecodeError('truncated or malformed message: a length runs past the end of its enclosing message');
   const skip = (r: Reader, wt: number, d: number, field: number): void => {
     switch (wt) {
@@ -137,12 +149,12 @@ function helpers(maxDepth: number) {
     },
     s64(v: unknown): { low: number; high: number } | null {
       if (typeof v === 'bigint') return v >= I64MIN && v <= I64MAX ? bits(v) : null;
-      if (typeof v === 'number' && Number.isSafeInteger(v)) return bits(BigInt(v));
+      if (typeof v === 'number' && Number.isSafeInteger(v)) return fromNumber(v);
       return null;
     },
     u64(v: unknown): { low: number; high: number } | null {
       if (typeof v === 'bigint') return v >= 0n && v <= U64 ? bits(v) : null;
-      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return bits(BigInt(v));
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return fromNumber(v);
       return null;
     },
     bytes(r: Reader): Uint8Array {
