@@ -172,7 +172,9 @@ export function buildFileDescriptor(root: MessageModel): FileDescriptorShape {
 /** Serializes a file descriptor. Given equal shapes, the bytes are equal: fields go out in number order. */
 export function encodeFileDescriptor(file: FileDescriptorShape): Uint8Array {
   const T = descriptor.FileDescriptorProto;
-  return T.encode(T.fromObject(file)).finish();
+  // Like protoc, leave `package` out entirely when a root has none (rather than writing an empty string).
+  const shape = file.package ? file : { ...file, package: undefined };
+  return T.encode(T.fromObject(shape)).finish();
 }
 
 /** Parses `FileDescriptorProto` bytes into a plain object (camelCase keys). */

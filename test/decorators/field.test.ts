@@ -1,4 +1,4 @@
-import { expect } from '../core/schema/fixtures/chai';
+import { expect } from 'chai';
 import { DecoratorErrorCode as C, Field, MAX_FIELD_NUMBER, Output } from '../../decorators';
 import { buildMessageModel } from '../../core/schema/build-model';
 import { schemaOf } from '../../core/schema/schema';

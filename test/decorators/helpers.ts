@@ -1,5 +1,5 @@
 import { DecoratorError } from '../../decorators';
-import { expect } from '../core/schema/fixtures/chai';
+import { expect } from 'chai';
 
 /** Runs `fn` and checks it throws a DecoratorError with this code, naming the class (and property). */
 export function expectDecoratorError(fn: () => unknown, code: string, className: string, property?: string): DecoratorError {

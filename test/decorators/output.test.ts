@@ -1,4 +1,4 @@
-import { expect } from '../core/schema/fixtures/chai';
+import { expect } from 'chai';
 import { DecoratorError, DecoratorErrorCode as C, Field, getMetadataStorage, Output, registerEnum, WeftError } from '../../decorators';
 import { buildMessageModel } from '../../core/schema/build-model';
 import { schemaOf } from '../../core/schema/schema';

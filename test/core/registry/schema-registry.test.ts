@@ -1,4 +1,4 @@
-import { expect } from './chai';
+import { expect } from 'chai';
 import { SchemaRegistry, RegistryConflictError, SchemaInput } from '../../../core/registry';
 import {
   ErrorCode, SchemaCorruptError, SchemaIncompatibleError, SchemaInvalidError, SchemaNotFoundError,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { expect } from './fixtures/chai';
+import { expect } from 'chai';
 import { DecodeError, EncodeError, ErrorCode } from '../../../core/errors';
 import { MessageCodec } from '../../../core/schema/codec';
 import { codecFor, schemaOf } from '../../../core/schema/schema';

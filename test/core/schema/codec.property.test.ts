@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { expect } from './fixtures/chai';
+import { expect } from 'chai';
 import { schemaOf } from '../../../core/schema/schema';
 import { AllTypes, Color, Leaf, Mood, Ping, Pong, Sparse, Tree } from './fixtures/all-types';
 import { make, record } from './fixtures/helpers';

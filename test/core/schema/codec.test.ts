@@ -1,4 +1,4 @@
-import { expect } from './fixtures/chai';
+import { expect } from 'chai';
 import { Field, Output } from '../../../decorators';
 import { DecodeError, EncodeError, ErrorCode, ValidationError } from '../../../core/errors';
 import { codecFor, schemaOf } from '../../../core/schema/schema';

@@ -4,9 +4,7 @@ import { SchemaCorruptError, SchemaIncompatibleError } from '../../../core/error
 import { checkCompatibility, CompatibilityMode, CompatRule, SubjectVersion } from '../../../core/schema/compat';
 import { schemaOf } from '../../../core/schema/schema';
 
-// chai 6 ships no type declarations (and @types/chai is not installed): use it loosely typed.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports
-const { expect } = require('chai') as { expect: (actual: unknown, message?: string) => any };
+import { expect } from 'chai';
 
 /*
  * Every version of a subject has the same full name (that is what makes it a version), but one

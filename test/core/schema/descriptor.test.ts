@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import * as descriptorExt from 'protobufjs/ext/descriptor';
-import { expect } from './fixtures/chai';
+import { expect } from 'chai';
 import { decodeFileDescriptor, timestampFileDescriptor } from '../../../core/schema/descriptor';
 import { isSchemaId, schemaIdOf, verifySchemaId } from '../../../core/schema/schema-id';
 import { schemaOf } from '../../../core/schema/schema';

@@ -1,4 +1,4 @@
-import { expect } from '../../core/registry/chai';
+import { expect } from 'chai';
 import { handSchema } from '../../core/registry/hand-schemas';
 import { MemorySchemaStore } from '../../../plugins/memory';
 

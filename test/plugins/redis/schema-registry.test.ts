@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type Redis from 'ioredis';
-import { expect } from '../../core/registry/chai';
+import { expect } from 'chai';
 import { handSchema } from '../../core/registry/hand-schemas';
 import { SchemaRegistry } from '../../../core/registry';
 import { SchemaCorruptError, SchemaNotFoundError } from '../../../core/errors';

@@ -1,8 +1,9 @@
-import type Redis from 'ioredis';
-import { expect } from '../../core/registry/chai';
+import Redis from 'ioredis';
+import { expect } from 'chai';
 import { handSchema } from '../../core/registry/hand-schemas';
 import { RedisSchemaStore, DEFAULT_PREFIX } from '../../../plugins/redis';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
+import { startPrivateRedis } from '../../helpers/redis-server';
 
 const SUBJECT = 'test.store.Foo';
 const a = handSchema(SUBJECT, [{ name: 'id', number: 1, type: 'string' }]);
@@ -121,8 +122,19 @@ describe('RedisSchemaStore', () => {
     });
 
     it('should load its script again after SCRIPT FLUSH', async () => {
-      await redis.script('FLUSH');
-      expect(await store.addVersion(SUBJECT, a.id, 0)).to.deep.equal({ status: 'added', version: 1 });
+      // SCRIPT FLUSH empties the script cache of the whole server: use a private one, not the shared Redis.
+      const server = await startPrivateRedis();
+      const own = new RedisSchemaStore({ redis: server.url, prefix });
+      try {
+        expect(await own.addVersion(SUBJECT, a.id, 0)).to.deep.equal({ status: 'added', version: 1 });
+        const admin = new Redis(server.url);
+        await admin.script('FLUSH');
+        await admin.quit();
+        expect(await own.addVersion(SUBJECT, b.id, 1)).to.deep.equal({ status: 'added', version: 2 });
+      } finally {
+        await own.close();
+        await server.stop();
+      }
     });
   });
 
