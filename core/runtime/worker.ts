@@ -1,0 +1,291 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { WeftError } from '../errors';
+import type { Schema } from '../schema/schema';
+import { fromFields, TaskEnvelope } from '../tasks/wire';
+import type { Runnable, RuntimeTaskDefinition, TaskContext, TaskLookup } from './context';
+import { codeOf, messageOf, RuntimeErrorCode } from './errors';
+import { errorReply, progressReply, resultReply } from './reply';
+import type { Delivery, Outgoing, Transport } from './transport';
+
+/** What a worker needs; the app bootstrap provides it. */
+export interface WorkerDeps {
+  readonly transport: Transport;
+  /** Schema registry: `resolve` verifies unknown ids, `ensure` registers output schemas. */
+  readonly schemas: { resolve(id: string): Promise<unknown>; ensure(schema: Schema): Promise<unknown> };
+  readonly tasks: TaskLookup;
+  /** Creates a task instance with its constructor dependencies (from the app's DI container). */
+  readonly instantiate: (def: RuntimeTaskDefinition) => Runnable;
+  readonly logger: Logger;
+}
+
+/** Worker options. Every option has a default that suits a production queue. */
+export interface WorkerOptions {
+  /** Queues to consume. */
+  readonly queues: readonly string[];
+  /** Consumer group. Default `weft`: all workers of a queue share it. */
+  readonly group?: string;
+  /** This worker's consumer name. Default `<host>-<pid>-<random>`. */
+  readonly consumer?: string;
+  /** Most tasks run at once. Default 32. */
+  readonly concurrency?: number;
+  /** Longest blocking read, ms; also the longest `close()` waits for a read to return. Default 1000. */
+  readonly blockMs?: number;
+  /** A delivery not touched for this long is taken over by another worker. Default 30 000 ms. */
+  readonly visibilityTimeoutMs?: number;
+}
+
+interface Slot { readonly queue: string; readonly id: string; readonly abort: AbortController }
+
+/**
+ * Consumes task messages, runs them, and acks them, with a concurrency limit.
+ *
+ * @remarks
+ * Every delivery ends acked, with a result reply, or dead-lettered with its reason: an invalid
+ * envelope, an unknown task or resolver, an unknown or corrupt schema, a payload that does not
+ * decode or validate, a passed deadline, a failing task. The worker never stops on bad input.
+ * Work in flight is touched every third of the visibility timeout so no other worker steals a
+ * long task; deliveries of crashed workers are reclaimed once idle past the timeout. Acks and
+ * result replies are batched into one transport call per queue per event-loop turn.
+ *
+ * @example
+ * ```ts
+ * const worker = app.worker({ tasks: [Extract], concurrency: 32 });
+ * await worker.start();
+ * // ...
+ * await worker.close(); // stops fetching, finishes and acks what is in flight
+ * ```
+ */
+export class Worker {
+  readonly consumer: string;
+  private readonly group: string;
+  private readonly concurrency: number;
+  private readonly blockMs: number;
+  private readonly visibilityMs: number;
+  private readonly inFlight = new Map<string, Slot>();
+  private readonly acks = new Map<string, { ids: string[]; follow: Outgoing[] }>();
+  private readonly ensuredOutputs = new Set<string>();
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private loops: Promise<void>[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private slotWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private processed = 0;
+
+  constructor(private readonly deps: WorkerDeps, private readonly options: WorkerOptions) {
+    if (options.queues.length === 0) throw new WeftError('WEFT_WORKER_NO_QUEUES', 'a worker needs at least one queue: give it tasks or queues');
+    this.group = options.group ?? 'weft';
+    this.consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.concurrency = Math.max(1, options.concurrency ?? 32);
+    this.blockMs = options.blockMs ?? 1000;
+    this.visibilityMs = options.visibilityTimeoutMs ?? 30_000;
+  }
+
+  /** Tasks finished (acked or dead-lettered) since start. */
+  get completed(): number {
+    return this.processed;
+  }
+
+  /** Starts consuming. */
+  start(): this {
+    if (this.loops.length) return this;
+    this.loops = this.options.queues.map((q) => this.consumeLoop(q));
+    const beat = Math.max(50, Math.floor(this.visibilityMs / 3));
+    this.timers.push(setInterval(() => void this.heartbeat(), beat));
+    this.timers.push(setInterval(() => void this.reclaim(), Math.max(50, Math.floor(this.visibilityMs / 2))));
+    return this;
+  }
+
+  /**
+   * Stops fetching, waits for the tasks in flight to finish, acks them, and resolves. Nothing is
+   * lost: a task that cannot finish stays pending in the transport and is reclaimed by another worker.
+   */
+  async close(): Promise<void> {
+    if (this.stopping) return Promise.all(this.loops).then(() => undefined);
+    this.stopping = true;
+    for (const w of this.slotWaiters.splice(0)) w();
+    await Promise.all(this.loops);
+    while (this.inFlight.size > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.flushAcks();
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private free(): number {
+    return this.concurrency - this.inFlight.size;
+  }
+
+  private async consumeLoop(queue: string): Promise<void> {
+    let backoff = 50;
+    while (!this.stopping) {
+      if (this.free() <= 0) {
+        await new Promise<void>((r) => this.slotWaiters.push(r));
+        continue;
+      }
+      let batch: Delivery[];
+      try {
+        batch = await this.deps.transport.consume(queue, {
+          group: this.group, consumer: this.consumer, count: this.free(), blockMs: this.blockMs,
+        });
+        backoff = 50;
+      } catch (e) {
+        if (this.stopping) break;
+        this.deps.logger.warn({ err: e, queue }, 'consume failed; retrying');
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 5000);
+        continue;
+      }
+      for (const d of batch) this.dispatch(queue, d);
+    }
+  }
+
+  private dispatch(queue: string, d: Delivery): void {
+    const slot: Slot = { queue, id: d.id, abort: new AbortController() };
+    this.inFlight.set(`${queue}\u0000${d.id}`, slot);
+    void this.handle(queue, d, slot).finally(() => {
+      this.inFlight.delete(`${queue}\u0000${d.id}`);
+      this.processed++;
+      this.slotWaiters.shift()?.();
+      if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    });
+  }
+
+  private async handle(queue: string, d: Delivery, slot: Slot): Promise<void> {
+    let env: TaskEnvelope | undefined;
+    let def: RuntimeTaskDefinition;
+    let input: unknown;
+    try {
+      env = fromFields(d.fields);
+      def = await this.deps.tasks.resolve(env);
+      if (env.schemaId !== def.input.id) {
+        await this.deps.schemas.resolve(env.schemaId);
+        if (env.type !== def.input.fullName) {
+          throw new WeftError(RuntimeErrorCode.SCHEMA_TYPE_MISMATCH,
+            `message type ${env.type} is not the input type ${def.input.fullName} of task ${def.name}`);
+        }
+      }
+      input = def.input.codec.decode(env.payload);
+      if (env.deadlineMs !== undefined && Date.now() >= env.deadlineMs) {
+        throw new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, `the deadline ${new Date(env.deadlineMs).toISOString()} passed before the task started`);
+      }
+    } catch (e) {
+      return this.deadLetter(queue, d, env, e);
+    }
+    let instance: Runnable;
+    try {
+      instance = this.deps.instantiate(def);
+    } catch (e) {
+      return this.deadLetter(queue, d, env, new WeftError(RuntimeErrorCode.TASK_INSTANTIATION_FAILED,
+        `could not create task ${def.name}: ${messageOf(e)}. Register its constructor dependencies in the app's container.`, { cause: e }));
+    }
+    const timer = env.deadlineMs === undefined ? undefined
+      : setTimeout(() => slot.abort.abort(new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, 'deadline reached')), Math.max(0, env.deadlineMs - Date.now()));
+    const ctx = this.context(env, def, d, slot);
+    let payload: Uint8Array;
+    try {
+      const output = await instance.run(input, ctx);
+      try {
+        payload = def.output.codec.encode(output as never);
+      } catch (e) {
+        throw new WeftError(RuntimeErrorCode.OUTPUT_INVALID, `task ${def.name} returned an invalid ${def.output.fullName}: ${messageOf(e)}`, { cause: e });
+      }
+      if (!this.ensuredOutputs.has(def.output.id)) {
+        await this.deps.schemas.ensure(def.output);
+        this.ensuredOutputs.add(def.output.id);
+      }
+    } catch (e) {
+      if (timer) clearTimeout(timer);
+      return this.deadLetter(queue, d, env, e);
+    }
+    if (timer) clearTimeout(timer);
+    this.queueAck(queue, d.id, env.replyTo
+      ? { queue: env.replyTo, fields: resultReply(env.executionId, def.output.id, def.output.fullName, payload) }
+      : undefined);
+  }
+
+  private context(env: TaskEnvelope, def: RuntimeTaskDefinition, d: Delivery, slot: Slot): TaskContext {
+    const transport = this.deps.transport;
+    return {
+      logger: this.deps.logger.child({ task: def.name, correlationId: env.correlationId, executionId: env.executionId, messageId: d.id }),
+      signal: slot.abort.signal,
+      attempt: env.retryAttempt,
+      correlationId: env.correlationId,
+      executionId: env.executionId,
+      deadlineMs: env.deadlineMs,
+      async progress(value: unknown): Promise<void> {
+        if (env.replyTo) await transport.publish(env.replyTo, [progressReply(env.executionId, value)]);
+      },
+    };
+  }
+
+  private async deadLetter(queue: string, d: Delivery, env: TaskEnvelope | undefined, e: unknown): Promise<void> {
+    const code = codeOf(e, RuntimeErrorCode.TASK_FAILED);
+    const message = messageOf(e);
+    const details: Record<string, string> = { worker: this.consumer, delivery_count: String(d.deliveryCount) };
+    if (e instanceof Error && e.stack) details.stack = e.stack.slice(0, 4000);
+    this.deps.logger.warn({ queue, messageId: d.id, code, task: env?.task }, `dead-lettered: ${message}`);
+    try {
+      await this.flushing;
+      await this.deps.transport.deadLetter(queue, this.group, d, { code, message, details });
+      if (env?.replyTo) await this.deps.transport.publish(env.replyTo, [errorReply(env.executionId, code, message)]);
+    } catch (err) {
+      // The delivery stays pending and is reclaimed later: nothing is lost.
+      this.deps.logger.error({ err, queue, messageId: d.id }, 'dead-lettering failed; the message stays pending');
+    }
+  }
+
+  private queueAck(queue: string, id: string, follow: Outgoing | undefined): void {
+    let entry = this.acks.get(queue);
+    if (!entry) this.acks.set(queue, (entry = { ids: [], follow: [] }));
+    entry.ids.push(id);
+    if (follow) entry.follow.push(follow);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flushAcks());
+    }
+  }
+
+  private flushAcks(): Promise<void> {
+    this.flushScheduled = false;
+    const batches = [...this.acks.entries()];
+    this.acks.clear();
+    if (batches.length === 0) return this.flushing;
+    const run = this.flushing.then(() => Promise.all(batches.map(async ([queue, b]) => {
+      try {
+        await this.deps.transport.ack(queue, this.group, b.ids, b.follow);
+      } catch (err) {
+        this.deps.logger.error({ err, queue, count: b.ids.length }, 'ack failed; these messages will be redelivered');
+      }
+    }))).then(() => undefined);
+    this.flushing = run;
+    return run;
+  }
+
+  private async heartbeat(): Promise<void> {
+    const byQueue = new Map<string, string[]>();
+    for (const s of this.inFlight.values()) {
+      const ids = byQueue.get(s.queue);
+      if (ids) ids.push(s.id);
+      else byQueue.set(s.queue, [s.id]);
+    }
+    await Promise.all([...byQueue].map(([q, ids]) => this.deps.transport.touch(q, this.group, this.consumer, ids)
+      .catch((err: unknown) => this.deps.logger.warn({ err, queue: q }, 'heartbeat failed'))));
+  }
+
+  private async reclaim(): Promise<void> {
+    for (const queue of this.options.queues) {
+      if (this.stopping || this.free() <= 0) return;
+      try {
+        const taken = await this.deps.transport.reclaim(queue, {
+          group: this.group, consumer: this.consumer, minIdleMs: this.visibilityMs, count: this.free(),
+        });
+        for (const d of taken) if (!this.inFlight.has(`${queue}\u0000${d.id}`)) this.dispatch(queue, d);
+      } catch (err) {
+        this.deps.logger.warn({ err, queue }, 'reclaim failed');
+      }
+    }
+  }
+}
