@@ -1,0 +1,8 @@
+/**
+ * Conformance suites that plugin authors run against their own plugins. Passing a suite is what
+ * "a working port implementation" means.
+ *
+ * @packageDocumentation
+ */
+export { transportConformance } from './transport-conformance';
+export type { TransportConformanceOptions, TransportFactory, TransportFixture } from './transport-conformance';
