@@ -4,3 +4,5 @@
  * @packageDocumentation
  */
 export { MemorySchemaStore } from './schema-store';
+export { MemoryTransport } from './transport';
+export type { MemoryTransportOptions } from './transport';
