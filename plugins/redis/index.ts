@@ -5,3 +5,12 @@
  */
 export { RedisSchemaStore, DEFAULT_PREFIX } from './schema-store';
 export type { RedisSchemaStoreOptions, RedisClientLike } from './schema-store';
+export {
+  RedisStreamsTransport,
+  DEFAULT_MAX_LEN,
+  DEFAULT_DEAD_LETTER_MAX_LEN,
+  DEAD_LETTER_FIELD_PREFIX,
+  DeadLetterField,
+} from './streams-transport';
+export type { RedisStreamsTransportOptions } from './streams-transport';
+export { streamKey, deadLetterKey, keySlot } from './streams-keys';

@@ -1,0 +1,578 @@
+import Redis, { Cluster, RedisOptions } from 'ioredis';
+import {
+  TransportError,
+  type ConsumeOptions,
+  type DeadLetter,
+  type DeadLetterReason,
+  type Delivery,
+  type Fields,
+  type Outgoing,
+  type ReclaimOptions,
+  type Transport,
+} from '../../core/runtime/transport';
+import { DEFAULT_PREFIX, type RedisClientLike } from './schema-store';
+import { deadLetterKey, keySlot, streamKey } from './streams-keys';
+import { RECLAIM, TOUCH, type LuaScript } from './streams-scripts';
+
+/** Default approximate `MAXLEN` of a queue's stream (see {@link RedisStreamsTransportOptions.maxLen}). */
+export const DEFAULT_MAX_LEN = 1_000_000;
+/** Default approximate `MAXLEN` of a dead-letter stream. */
+export const DEFAULT_DEAD_LETTER_MAX_LEN = 100_000;
+/** Field-name prefix reserved for the dead-letter reason fields. */
+export const DEAD_LETTER_FIELD_PREFIX = 'dlq_';
+
+/** Dead-letter entry field names (beyond the original message's fields). */
+export const DeadLetterField = {
+  /** The reason's error code, e.g. `WEFT_SCHEMA_NOT_FOUND`. */
+  CODE: 'dlq_code',
+  /** The reason's message. */
+  MESSAGE: 'dlq_message',
+  /** The message's entry id in its queue's stream. */
+  ORIGINAL_ID: 'dlq_original_id',
+  /** When it was dead-lettered, epoch ms (decimal). */
+  AT_MS: 'dlq_at_ms',
+  /** Prefix of one field per reason detail: `dlq_detail_<name>`. */
+  DETAIL_PREFIX: 'dlq_detail_',
+} as const;
+
+/** Most idle blocking connections kept for reuse; more concurrent blocking reads open more. */
+const MAX_IDLE_BLOCKERS = 8;
+/** Most `XAUTOCLAIM` rounds one `reclaim` call runs server-side (bounds the script's run time). */
+const RECLAIM_ROUNDS = 16;
+
+/** Options of {@link RedisStreamsTransport}. */
+export interface RedisStreamsTransportOptions {
+  /**
+   * Where to connect. Default `redis://127.0.0.1:6379`.
+   *
+   * - A URL string: `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS.
+   * - ioredis {@link RedisOptions}: e.g. `{ host, port, username, password, tls: { ca, cert, key,
+   *   servername, rejectUnauthorized } }`. `username` + `password` authenticate as a Redis 6+ ACL
+   *   user; `password` alone authenticates as `default`. `tls` is passed to Node's `tls.connect`
+   *   unchanged.
+   *
+   * With a URL or options, the transport creates its client and closes it in `close()`.
+   * - An existing ioredis client (`Redis` or `Cluster`): the transport uses it and never closes
+   *   it. Its settings (TLS, ACL user, RESP version) are the caller's.
+   *
+   * Either way, blocking reads run on connections the transport opens with `duplicate()` of the
+   * client (a connection blocked in `XREADGROUP BLOCK` cannot serve other commands) and closes
+   * itself. If the client has a `commandTimeout`, keep it above the longest `blockMs`.
+   */
+  readonly redis?: string | RedisOptions | RedisClientLike;
+  /** Key prefix. Default `weft`. Producers and consumers must agree on it. */
+  readonly prefix?: string;
+  /**
+   * Retention of a queue's stream: every `XADD` carries `MAXLEN ~ maxLen`, so Redis trims the
+   * oldest entries (in whole macro nodes, so the length can exceed this a little). Acked entries are
+   * not deleted one by one; trimming removes them. Entries still unacknowledged when trimmed are
+   * lost, so size this above the largest backlog you expect. `0` disables trimming.
+   * Default {@link DEFAULT_MAX_LEN} (1,000,000).
+   */
+  readonly maxLen?: number;
+  /** Retention of a dead-letter stream (`MAXLEN ~`). `0` disables trimming. Default 100,000. */
+  readonly deadLetterMaxLen?: number;
+  /**
+   * Which field values are delivered as Buffers. Redis does not record whether a value was written
+   * as a string or as bytes, so by default (`'all'`) every value comes back as a Buffer of its
+   * exact bytes: a Buffer published is a Buffer delivered (what the transport conformance suite
+   * requires), and a string published arrives as its UTF-8 bytes (`core/tasks/wire.ts` reads both).
+   * A list of names delivers only those fields as Buffers and decodes every other value as UTF-8
+   * into a string, e.g. `['payload']` for wire-contract messages. Values are always written byte
+   * for byte, whatever their type.
+   */
+  readonly binaryFields?: readonly string[] | 'all';
+}
+
+type Cmd = [command: string, ...args: (string | Buffer | number)[]];
+
+function isClient(x: unknown): x is RedisClientLike {
+  if (x instanceof Redis || x instanceof Cluster) return true;
+  const o = x as { xreadgroupBuffer?: unknown; callBuffer?: unknown; duplicate?: unknown } | null;
+  return typeof o === 'object' && o !== null && typeof o.callBuffer === 'function' && typeof o.duplicate === 'function';
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The group or its stream does not exist (deleted under us), or a blocked read lost its key. */
+function isMissingGroup(e: unknown): boolean {
+  const m = errorText(e);
+  return m.startsWith('NOGROUP') || m.startsWith('UNBLOCKED') || m.includes('NOGROUP');
+}
+
+function failure(op: string, e: unknown): TransportError {
+  if (e instanceof TransportError) return e;
+  return new TransportError(`redis-streams ${op} failed: ${errorText(e)}`, { cause: e });
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function nonNegativeInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`${name} must be a non-negative integer, got ${v}`);
+  return v;
+}
+
+function str(v: unknown): string {
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+/** The entries of the one stream an `XREADGROUP` read, whatever the reply shape (RESP2 or RESP3 map). */
+function entriesOfRead(reply: unknown): unknown[] {
+  if (reply === null || reply === undefined) return [];
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return [];
+    // RESP3 map flattened to [key, entries] by `call`; RESP2 (and ioredis transformers): [[key, entries]].
+    if (Buffer.isBuffer(reply[0]) || typeof reply[0] === 'string') return (reply[1] as unknown[] | undefined) ?? [];
+    return ((reply[0] as unknown[])[1] as unknown[] | undefined) ?? [];
+  }
+  if (reply instanceof Map) return ([...reply.values()][0] as unknown[] | undefined) ?? [];
+  return (Object.values(reply as Record<string, unknown>)[0] as unknown[] | undefined) ?? [];
+}
+
+/** A flat `[k, v, k, v]` array or a map/object as a record. */
+function asRecord(x: unknown): Record<string, unknown> {
+  if (Array.isArray(x)) {
+    const r: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < x.length; i += 2) r[str(x[i])] = x[i + 1];
+    return r;
+  }
+  if (x instanceof Map) {
+    const r: Record<string, unknown> = {};
+    for (const [k, v] of x) r[str(k)] = v;
+    return r;
+  }
+  return (x ?? {}) as Record<string, unknown>;
+}
+
+/**
+ * The Redis Streams {@link Transport}: one stream per queue, consumer groups, `XAUTOCLAIM`
+ * redelivery, and a dead-letter stream per queue. Follows the wire contract (ARCHITECTURE.md).
+ *
+ * @remarks
+ * Key layout (`<prefix>` defaults to `weft`; both keys of a queue share the `{<queue>}` hash tag,
+ * so they live in one Redis Cluster slot and can be written in one `MULTI`):
+ * - `<prefix>:{<queue>}:stream`: the queue. One entry per message, its fields as given.
+ * - `<prefix>:{<queue>}:dlq`: its dead letters: the original fields plus `dlq_code`,
+ *   `dlq_message`, `dlq_original_id`, `dlq_at_ms` and one `dlq_detail_<name>` per detail.
+ *
+ * Round trips: `publish` 1 (a pipeline of `XADD`s), `consume` 1 (2 more once, when the group
+ * must be created), `ack` 1 (a pipeline of the follow-up `XADD`s then `XACK`; on a Cluster, one
+ * per slot, the follow-ups in other slots first), `deadLetter` 1 (`MULTI XADD XACK EXEC`),
+ * `reclaim` 1 and `touch` 1 (Lua), `backlog` 1 (a pipeline of `XLEN` and `XINFO GROUPS`),
+ * `deadLetters` 1 (`XRANGE`). See docs/redis-streams.md.
+ */
+export class RedisStreamsTransport implements Transport {
+  /** Always `redis-streams`. */
+  readonly name = 'redis-streams';
+  /** The key prefix in use. */
+  readonly prefix: string;
+  /** The client non-blocking commands go through (the one passed in, or the one created). */
+  readonly client: RedisClientLike;
+  /** Approximate `MAXLEN` of queue streams (0 = no trimming). */
+  readonly maxLen: number;
+  /** Approximate `MAXLEN` of dead-letter streams (0 = no trimming). */
+  readonly deadLetterMaxLen: number;
+
+  private readonly owned: boolean;
+  private readonly allBinary: boolean;
+  private readonly binary: ReadonlySet<string>;
+  private readonly idleBlockers: RedisClientLike[] = [];
+  private readonly blockers = new Set<RedisClientLike>();
+  private readonly reclaimCursors = new Map<string, string>();
+  private closed = false;
+
+  constructor(options: RedisStreamsTransportOptions = {}) {
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    if (!this.prefix) throw new TypeError('RedisStreamsTransport: prefix must not be empty');
+    this.maxLen = nonNegativeInt('maxLen', options.maxLen ?? DEFAULT_MAX_LEN);
+    this.deadLetterMaxLen = nonNegativeInt('deadLetterMaxLen', options.deadLetterMaxLen ?? DEFAULT_DEAD_LETTER_MAX_LEN);
+    const bin = options.binaryFields ?? 'all';
+    this.allBinary = bin === 'all';
+    this.binary = new Set(bin === 'all' ? [] : bin);
+    const conn = options.redis ?? 'redis://127.0.0.1:6379';
+    if (isClient(conn)) {
+      this.client = conn;
+      this.owned = false;
+    } else {
+      this.client = typeof conn === 'string'
+        ? new Redis(conn, { lazyConnect: true })
+        : new Redis({ ...conn, lazyConnect: true });
+      this.client.on('error', () => { /* surfaced by the failing command */ });
+      this.owned = true;
+    }
+  }
+
+  /** The keys of a queue: its stream and its dead-letter stream. */
+  keys(queue: string): { readonly stream: string; readonly deadLetters: string } {
+    return { stream: streamKey(this.prefix, queue), deadLetters: deadLetterKey(this.prefix, queue) };
+  }
+
+  /** Connects a client the transport created; a no-op for a client it was given. */
+  async init(): Promise<void> {
+    this.assertOpen();
+    if (this.owned && this.client.status === 'wait') {
+      // connect() may reject with a bare "Connection is closed"; the 'error' event says why (WRONGPASS, TLS...).
+      let cause: unknown;
+      const onError = (e: unknown): void => { cause ??= e; };
+      this.client.on('error', onError);
+      try {
+        await this.client.connect();
+      } catch (e) {
+        throw failure('connect', cause ?? e);
+      } finally {
+        this.client.off('error', onError);
+      }
+    }
+  }
+
+  /**
+   * Closes what the transport opened: blocking connections at once (a blocked `consume` returns
+   * `[]`), then its own client (`QUIT`, after the replies of commands already sent). A client that
+   * was passed in stays open.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const b of this.blockers) b.disconnect();
+    this.blockers.clear();
+    this.idleBlockers.length = 0;
+    if (!this.owned) return;
+    const c = this.client;
+    if (c.status === 'wait' || c.status === 'end') {
+      c.disconnect();
+      return;
+    }
+    const ended = new Promise<void>((resolve) => c.once('end', () => resolve()));
+    try {
+      await c.quit();
+    } catch {
+      c.disconnect();
+    }
+    await ended;
+  }
+
+  /** {@inheritDoc Transport.publish} */
+  async publish(queue: string, messages: readonly Fields[]): Promise<string[]> {
+    this.assertOpen();
+    if (messages.length === 0) return [];
+    const key = streamKey(this.prefix, queue);
+    const cmds = messages.map((m) => this.xadd(key, m, this.maxLen));
+    try {
+      return (await this.run(this.client, cmds)).map(str);
+    } catch (e) {
+      throw failure('publish', e);
+    }
+  }
+
+  /** {@inheritDoc Transport.consume} */
+  async consume(queue: string, options: ConsumeOptions): Promise<Delivery[]> {
+    this.assertOpen();
+    const count = positiveInt('count', options.count);
+    const blockMs = nonNegativeInt('blockMs', options.blockMs);
+    const key = streamKey(this.prefix, queue);
+    const args: (string | number)[] = ['GROUP', options.group, options.consumer, 'COUNT', count];
+    if (blockMs > 0) args.push('BLOCK', blockMs);
+    args.push('STREAMS', key, '>');
+    const conn = blockMs > 0 ? this.acquireBlocker() : this.client;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const reply = await conn.callBuffer('XREADGROUP', ...args);
+          return this.deliveries(entriesOfRead(reply));
+        } catch (e) {
+          if (this.closed) return [];
+          if (attempt > 0 || !isMissingGroup(e)) throw failure('consume', e);
+          await this.createGroup(key, options.group);
+        }
+      }
+    } finally {
+      if (conn !== this.client) this.releaseBlocker(conn);
+    }
+  }
+
+  /**
+   * {@inheritDoc Transport.ack}
+   *
+   * @remarks
+   * The follow-up `XADD`s go first and the `XACK` last, so a failure in between leaves the message
+   * pending (redelivered, follow-ups published again) rather than acked with its follow-ups lost.
+   */
+  async ack(queue: string, group: string, ids: readonly string[], follow: readonly Outgoing[] = []): Promise<void> {
+    this.assertOpen();
+    if (ids.length === 0 && follow.length === 0) return;
+    const key = streamKey(this.prefix, queue);
+    const xack: Cmd | undefined = ids.length ? ['XACK', key, group, ...ids] : undefined;
+    try {
+      if (!this.client.isCluster) {
+        const cmds = follow.map((o) => this.xadd(streamKey(this.prefix, o.queue), o.fields, this.maxLen));
+        if (xack) cmds.push(xack);
+        await this.run(this.client, cmds);
+        return;
+      }
+      const ackSlot = keySlot(key);
+      const bySlot = new Map<number, Cmd[]>();
+      for (const o of follow) {
+        const k = streamKey(this.prefix, o.queue);
+        const slot = keySlot(k);
+        let list = bySlot.get(slot);
+        if (!list) bySlot.set(slot, (list = []));
+        list.push(this.xadd(k, o.fields, this.maxLen));
+      }
+      const last = bySlot.get(ackSlot) ?? [];
+      bySlot.delete(ackSlot);
+      await Promise.all([...bySlot.values()].map((cmds) => this.run(this.client, cmds)));
+      if (xack) last.push(xack);
+      if (last.length) await this.run(this.client, last);
+    } catch (e) {
+      throw failure('ack', e);
+    }
+  }
+
+  /** {@inheritDoc Transport.deadLetter} */
+  async deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<void> {
+    this.assertOpen();
+    const { stream, deadLetters } = this.keys(queue);
+    const fields: Record<string, string | Buffer> = {};
+    for (const name of Object.keys(delivery.fields)) {
+      if (!name.startsWith(DEAD_LETTER_FIELD_PREFIX)) fields[name] = delivery.fields[name]!;
+    }
+    fields[DeadLetterField.CODE] = reason.code;
+    fields[DeadLetterField.MESSAGE] = reason.message;
+    fields[DeadLetterField.ORIGINAL_ID] = delivery.id;
+    fields[DeadLetterField.AT_MS] = String(Date.now());
+    for (const [k, v] of Object.entries(reason.details ?? {})) fields[DeadLetterField.DETAIL_PREFIX + k] = v;
+    const tx = this.client.multi();
+    tx.call(...this.xadd(deadLetters, fields, this.deadLetterMaxLen));
+    tx.call('XACK', stream, group, delivery.id);
+    try {
+      const res = await tx.exec();
+      if (!res) throw new Error('transaction aborted');
+      for (const [err] of res) if (err) throw err;
+    } catch (e) {
+      throw failure('deadLetter', e);
+    }
+  }
+
+  /**
+   * {@inheritDoc Transport.reclaim}
+   *
+   * @remarks
+   * One Lua script: `XAUTOCLAIM key group consumer minIdle cursor COUNT n` in a loop until `count`
+   * entries are claimed or the pending list has been walked once (at most 16 rounds; the cursor
+   * is kept per queue and group, so the next call goes on where this one stopped). Each claimed
+   * entry's `deliveryCount` is read from `XPENDING` inside the script, after `XAUTOCLAIM`
+   * incremented it. A missing group or stream has nothing to reclaim: `[]`.
+   */
+  async reclaim(queue: string, options: ReclaimOptions): Promise<Delivery[]> {
+    this.assertOpen();
+    const count = positiveInt('count', options.count);
+    const minIdle = nonNegativeInt('minIdleMs', options.minIdleMs);
+    const key = streamKey(this.prefix, queue);
+    const cursorKey = `${key}\u0000${options.group}`;
+    const cursor = this.reclaimCursors.get(cursorKey) ?? '0-0';
+    let reply: unknown;
+    try {
+      reply = await this.eval(RECLAIM, key, [options.group, options.consumer, minIdle, count, cursor, RECLAIM_ROUNDS]);
+    } catch (e) {
+      if (isMissingGroup(e)) {
+        this.reclaimCursors.delete(cursorKey);
+        return [];
+      }
+      throw failure('reclaim', e);
+    }
+    const [next, claimed] = reply as [Buffer, [Buffer, Buffer[], number][]];
+    const nextCursor = str(next);
+    if (nextCursor === '0-0') this.reclaimCursors.delete(cursorKey);
+    else this.reclaimCursors.set(cursorKey, nextCursor);
+    return claimed.map(([id, flat, deliveries]) => ({ id: str(id), fields: this.fields(flat), deliveryCount: Number(deliveries) }));
+  }
+
+  /**
+   * {@inheritDoc Transport.touch}
+   *
+   * @remarks
+   * One Lua script: for the ids the consumer still owns, `XCLAIM key group consumer 0 ids... JUSTID`
+   * (resets the idle time, keeps the owner, leaves delivery counts alone). Ids that another consumer
+   * reclaimed meanwhile, or that were acked, are skipped.
+   */
+  async touch(queue: string, group: string, consumer: string, ids: readonly string[]): Promise<void> {
+    this.assertOpen();
+    if (ids.length === 0) return;
+    try {
+      await this.eval(TOUCH, streamKey(this.prefix, queue), [group, consumer, ...ids]);
+    } catch (e) {
+      if (isMissingGroup(e)) return;
+      throw failure('touch', e);
+    }
+  }
+
+  /** {@inheritDoc Transport.deadLetters} */
+  async deadLetters(queue: string, count = 100): Promise<DeadLetter[]> {
+    this.assertOpen();
+    positiveInt('count', count);
+    let reply: unknown;
+    try {
+      reply = await this.client.callBuffer('XRANGE', deadLetterKey(this.prefix, queue), '-', '+', 'COUNT', count);
+    } catch (e) {
+      throw failure('deadLetters', e);
+    }
+    const out: DeadLetter[] = [];
+    for (const entry of reply as [Buffer, Buffer[] | null][]) {
+      const [id, flat] = entry;
+      if (!flat) continue;
+      const all = this.fields(flat);
+      const fields: Record<string, string | Buffer> = {};
+      const details: Record<string, string> = {};
+      for (const [k, v] of Object.entries(all)) {
+        if (k.startsWith(DeadLetterField.DETAIL_PREFIX)) details[k.slice(DeadLetterField.DETAIL_PREFIX.length)] = str(v);
+        else if (!k.startsWith(DEAD_LETTER_FIELD_PREFIX)) fields[k] = v;
+      }
+      out.push({
+        id: str(id),
+        originalId: str(all[DeadLetterField.ORIGINAL_ID] ?? ''),
+        fields,
+        reason: {
+          code: str(all[DeadLetterField.CODE] ?? ''),
+          message: str(all[DeadLetterField.MESSAGE] ?? ''),
+          ...(Object.keys(details).length ? { details } : {}),
+        },
+        atMs: Number(str(all[DeadLetterField.AT_MS] ?? '0')),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * {@inheritDoc Transport.backlog}
+   *
+   * @remarks
+   * One pipeline of `XLEN` and `XINFO GROUPS`. For an existing group: `pending` (delivered, not
+   * acked) + `lag` (not yet delivered). When Redis cannot compute `lag` (after deletions inside
+   * the unread range) the entries after `last-delivered-id` are counted with `XRANGE` instead. A
+   * group that does not exist yet would read the stream from the start, so its backlog is
+   * `XLEN`; a queue with no stream has a backlog of 0.
+   */
+  async backlog(queue: string, group: string): Promise<number> {
+    this.assertOpen();
+    const key = streamKey(this.prefix, queue);
+    try {
+      const res = await this.client.pipeline().call('XLEN', key).call('XINFO', 'GROUPS', key).exec();
+      const [[lenErr, len], [infoErr, info]] = res! as [Error | null, unknown][];
+      if (lenErr) throw lenErr;
+      if (infoErr) {
+        if (/no such key/i.test(infoErr.message)) return 0;
+        throw infoErr;
+      }
+      for (const g of info as unknown[]) {
+        const r = asRecord(g);
+        if (str(r.name) !== group) continue;
+        const pending = Number(r.pending ?? 0);
+        if (r.lag !== null && r.lag !== undefined) return pending + Number(r.lag);
+        return pending + await this.countAfter(key, str(r['last-delivered-id'] ?? '0-0'));
+      }
+      return Number(len);
+    } catch (e) {
+      throw failure('backlog', e);
+    }
+  }
+
+  // ---- internals ----
+
+  private assertOpen(): void {
+    if (this.closed) throw new TransportError('redis-streams transport is closed');
+  }
+
+  private xadd(key: string, fields: Fields, maxLen: number): Cmd {
+    const cmd: Cmd = maxLen > 0 ? ['XADD', key, 'MAXLEN', '~', maxLen, '*'] : ['XADD', key, '*'];
+    const n = cmd.length;
+    for (const name of Object.keys(fields)) cmd.push(name, fields[name]!);
+    if (cmd.length === n) throw new TypeError('a message needs at least one field');
+    return cmd;
+  }
+
+  /** Sends commands in one round trip: a single call, or a pipeline. Throws the first error. */
+  private async run(client: RedisClientLike, cmds: readonly Cmd[]): Promise<unknown[]> {
+    if (cmds.length === 1) return [await client.call(...cmds[0]!)];
+    const p = client.pipeline();
+    for (const c of cmds) p.call(...c);
+    const res = (await p.exec())!;
+    const out: unknown[] = new Array(res.length);
+    for (let i = 0; i < res.length; i++) {
+      const [err, v] = res[i]!;
+      if (err) throw err;
+      out[i] = v;
+    }
+    return out;
+  }
+
+  private async eval(s: LuaScript, key: string, args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await this.client.callBuffer('EVALSHA', s.sha, 1, key, ...args);
+    } catch (e) {
+      if (!errorText(e).startsWith('NOSCRIPT')) throw e;
+      return await this.client.callBuffer('EVAL', s.lua, 1, key, ...args);
+    }
+  }
+
+  private async createGroup(key: string, group: string): Promise<void> {
+    try {
+      await this.client.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM');
+    } catch (e) {
+      if (!errorText(e).startsWith('BUSYGROUP')) throw failure('consume (creating the group)', e);
+    }
+  }
+
+  /** Entries after `afterId` (exclusive), counted in pages of ids. Only for backlog's rare fallback. */
+  private async countAfter(key: string, afterId: string): Promise<number> {
+    let n = 0;
+    let from = `(${afterId}`;
+    for (;;) {
+      const page = (await this.client.callBuffer('XRANGE', key, from, '+', 'COUNT', 1000)) as [Buffer, unknown][];
+      n += page.length;
+      if (page.length < 1000) return n;
+      from = `(${str(page[page.length - 1]![0])}`;
+    }
+  }
+
+  private acquireBlocker(): RedisClientLike {
+    const idle = this.idleBlockers.pop();
+    if (idle) return idle;
+    const c: RedisClientLike = this.client.isCluster ? (this.client as Cluster).duplicate() : (this.client as Redis).duplicate();
+    c.on('error', () => { /* surfaced by the failing command */ });
+    this.blockers.add(c);
+    return c;
+  }
+
+  private releaseBlocker(c: RedisClientLike): void {
+    if (this.closed || this.idleBlockers.length >= MAX_IDLE_BLOCKERS || c.status === 'end') {
+      this.blockers.delete(c);
+      c.disconnect();
+      return;
+    }
+    this.idleBlockers.push(c);
+  }
+
+  private deliveries(entries: unknown[]): Delivery[] {
+    const out: Delivery[] = [];
+    for (const e of entries as [Buffer, Buffer[] | null][]) {
+      if (!e[1]) continue;
+      out.push({ id: str(e[0]), fields: this.fields(e[1]), deliveryCount: 1 });
+    }
+    return out;
+  }
+
+  private fields(flat: readonly Buffer[]): Record<string, string | Buffer> {
+    const f: Record<string, string | Buffer> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const name = str(flat[i]);
+      const v = flat[i + 1]!;
+      f[name] = this.allBinary || this.binary.has(name) ? v : str(v);
+    }
+    return f;
+  }
+}
