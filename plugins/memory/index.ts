@@ -6,3 +6,5 @@
 export { MemorySchemaStore } from './schema-store';
 export { MemoryTransport } from './transport';
 export type { MemoryTransportOptions } from './transport';
+export { memoryPlugin } from './plugin';
+export type { MemoryPluginOptions } from './plugin';

@@ -14,3 +14,5 @@ export {
 } from './streams-transport';
 export type { RedisStreamsTransportOptions } from './streams-transport';
 export { streamKey, deadLetterKey, keySlot } from './streams-keys';
+export { redisPlugin, DEFAULT_REDIS_URL } from './plugin';
+export type { RedisPluginOptions } from './plugin';

@@ -1,0 +1,154 @@
+import type { ConnectionOptions } from 'node:tls';
+import Redis, { type RedisOptions } from 'ioredis';
+import type { DependencyContainer } from 'tsyringe';
+import { PluginInvalidError } from '../../core/app/errors';
+import type { Plugin, PluginContext } from '../../core/app/plugin';
+import { SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import { RedisSchemaStore, type RedisClientLike } from './schema-store';
+import { RedisStreamsTransport, type RedisStreamsTransportOptions } from './streams-transport';
+
+/** The connection URL used when neither `url` nor `redis` is given. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Options of {@link redisPlugin}. */
+export interface RedisPluginOptions {
+  /** Plugin name. Default `redis`. */
+  readonly name?: string;
+  /**
+   * Where to connect: `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS.
+   * Default {@link DEFAULT_REDIS_URL}. The plugin creates the client, connects it in `init()` and
+   * closes it in `close()`. Not allowed together with `redis`.
+   */
+  readonly url?: string;
+  /**
+   * An ioredis client (`Redis` or `Cluster`) you created. The plugin uses it and never closes it:
+   * whoever creates a connection closes it. Its TLS and ACL settings are yours.
+   */
+  readonly redis?: RedisClientLike;
+  /** Key prefix shared by the schema store and the transport. Default `weft`. */
+  readonly prefix?: string;
+  /** TLS for a client the plugin creates: `true`, or options for Node's `tls.connect`. */
+  readonly tls?: boolean | ConnectionOptions;
+  /** Redis 6+ ACL user for a client the plugin creates. */
+  readonly username?: string;
+  /** Password (of `username`, or of the `default` user) for a client the plugin creates. */
+  readonly password?: string;
+  /** Other ioredis options for a client the plugin creates (`db`, `connectTimeout`, ...). */
+  readonly redisOptions?: Omit<RedisOptions, 'lazyConnect'>;
+  /** Transport tuning: retention and binary fields (see {@link RedisStreamsTransportOptions}). */
+  readonly transport?: Omit<RedisStreamsTransportOptions, 'redis' | 'prefix'>;
+}
+
+interface AppState {
+  readonly transport: RedisStreamsTransport;
+  readonly schemaStore: RedisSchemaStore;
+  /** The client the plugin created for this app; undefined when the user passed one. */
+  readonly owned?: Redis;
+}
+
+/**
+ * Runs an app distributed over Redis: provides `transport` ({@link RedisStreamsTransport}, Redis
+ * Streams with consumer groups) and `schemaStore` ({@link RedisSchemaStore}, the wire contract's
+ * `<prefix>:schemas` hash).
+ *
+ * @remarks
+ * One client per app carries the non-blocking commands of both the store and the transport; the
+ * transport opens its own connections for blocking reads (duplicates of that client) and closes
+ * them. Ownership: a client passed as `redis` is never closed or disconnected by the plugin (nor by
+ * the store or transport); a client the plugin created from `url` is connected in `init()` and
+ * quit in `close()`.
+ *
+ * @example
+ * ```ts
+ * const app = await bootstrap({ plugins: [redisPlugin({ url: process.env.REDIS_URL })] });
+ *
+ * // TLS with an ACL user
+ * redisPlugin({ url: 'rediss://cache.internal:6380', username: 'weft', password: secret, tls: { ca } });
+ *
+ * // your own client: still open after app.close()
+ * const client = new Redis(url);
+ * const shared = await bootstrap({ plugins: [redisPlugin({ redis: client, prefix: 'billing' })] });
+ * ```
+ */
+export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
+  const name = options.name ?? 'redis';
+  if (options.url !== undefined && options.redis !== undefined) {
+    throw new PluginInvalidError(`"${name}"`, 'pass either url (the plugin creates and closes the client) or redis (your client), not both');
+  }
+  const apps = new WeakMap<DependencyContainer, AppState>();
+  return {
+    name,
+    provides: ['transport', 'schemaStore'],
+    register(container) {
+      const owned = options.redis ? undefined : createClient(options);
+      const client: RedisClientLike = options.redis ?? (owned as Redis);
+      const state: AppState = {
+        owned,
+        schemaStore: new RedisSchemaStore({ redis: client, prefix: options.prefix }),
+        transport: new RedisStreamsTransport({ ...options.transport, redis: client, prefix: options.prefix }),
+      };
+      container.registerInstance(SCHEMA_STORE, state.schemaStore);
+      container.registerInstance(TRANSPORT, state.transport);
+      apps.set(container, state);
+    },
+    async init(ctx: PluginContext) {
+      const state = apps.get(ctx.container) as AppState;
+      const { owned } = state;
+      try {
+        if (owned) {
+          owned.on('error', (err) => ctx.logger.warn({ err }, 'redis connection error'));
+          if (owned.status === 'wait') await owned.connect();
+        }
+        await state.schemaStore.init();
+        await state.transport.init();
+      } catch (e) {
+        await release(state);
+        throw e;
+      }
+      ctx.logger.debug({ prefix: state.transport.prefix, ownsClient: owned !== undefined }, 'redis plugin ready');
+    },
+    async close(ctx: PluginContext) {
+      const state = apps.get(ctx.container);
+      if (!state) return;
+      apps.delete(ctx.container);
+      await release(state);
+    },
+  };
+}
+
+function createClient(options: RedisPluginOptions): Redis {
+  const extra: RedisOptions = { ...options.redisOptions, lazyConnect: true };
+  if (options.tls !== undefined && options.tls !== false) extra.tls = options.tls === true ? {} : options.tls;
+  if (options.username !== undefined) extra.username = options.username;
+  if (options.password !== undefined) extra.password = options.password;
+  const client = new Redis(options.url ?? DEFAULT_REDIS_URL, extra);
+  // Errors surface through the failing commands; init() adds a logging listener.
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Closes the transport and the store (neither owns the client), then the client if we created it. */
+async function release(state: AppState): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of [() => state.transport.close(), () => state.schemaStore.close()]) {
+    try {
+      await step();
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  const c = state.owned;
+  if (c && c.status === 'ready') {
+    const ended = new Promise<void>((resolve) => c.once('end', () => resolve()));
+    try {
+      await c.quit();
+    } catch {
+      c.disconnect();
+    }
+    await ended;
+  } else if (c && c.status !== 'end') {
+    // Not connected (never started, still connecting, or retrying): stop it without a round trip.
+    c.disconnect();
+  }
+  if (errors.length) throw errors[0];
+}
