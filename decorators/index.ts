@@ -24,3 +24,6 @@ export type {
   Ref, ScalarType, MapKeyType, TypeRef, TypeShape, TypeSpec, FieldOptions, Ctor, EnumObject,
   FieldRecord, MessageRecord, EnumRecord,
 } from './types';
+export { Task, Run, TaskDecoratorErrorCode, DEFAULT_QUEUE, MAX_QUEUE_NAME_LENGTH } from './task';
+export { taskRef } from './storage';
+export type { TaskClass, TaskInstance, TaskInput, TaskOutput, TaskOptions, TaskRecord } from './types';

@@ -16,6 +16,17 @@ export function readDesignType(prototype: object, property: string): unknown {
     : undefined;
 }
 
+/**
+ * Reads `design:paramtypes` for a method, or `undefined` when reflect-metadata is absent or the
+ * compiler emitted nothing (TypeScript emits it only for methods that carry a decorator).
+ */
+export function readParamTypes(prototype: object, method: string): readonly unknown[] | undefined {
+  const reflect = Reflect as unknown as { getMetadata?: (k: string, t: object, p: string) => unknown };
+  if (typeof reflect.getMetadata !== 'function') return undefined;
+  const types = reflect.getMetadata(MetadataKeys.DESIGN_PARAM_TYPES, prototype, method);
+  return Array.isArray(types) ? types : undefined;
+}
+
 /** True when the `reflect-metadata` polyfill (or an equivalent) is loaded. */
 export function hasReflectMetadata(): boolean {
   return typeof (Reflect as unknown as { getMetadata?: unknown }).getMetadata === 'function';

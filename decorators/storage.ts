@@ -1,4 +1,9 @@
-import { Ctor, EnumObject, EnumRecord, FieldRecord, MessageRecord } from './types';
+import { Ctor, EnumObject, EnumRecord, FieldRecord, MessageRecord, TaskRecord } from './types';
+
+/** The registry key of a task: `name@version`. */
+export function taskRef(name: string, version: number): string {
+  return `${name}@${version}`;
+}
 
 /**
  * The one place decorator records live.
@@ -13,6 +18,8 @@ export class MetadataStorage {
   private readonly messagesByName = new Map<string, MessageRecord>();
   private readonly fields = new Map<Ctor, FieldRecord[]>();
   private readonly enums = new Map<EnumObject, EnumRecord>();
+  private readonly tasks = new Map<Ctor, TaskRecord>();
+  private readonly tasksByRef = new Map<string, TaskRecord>();
 
   /** Records a class marked with `@Output`. */
   collectMessage(record: MessageRecord): void {
@@ -30,6 +37,29 @@ export class MetadataStorage {
   /** Records an enum registered with `registerEnum`. */
   collectEnum(record: EnumRecord): void {
     this.enums.set(record.enumObject, record);
+  }
+
+  /** Records a class marked with `@Task`. */
+  collectTask(record: TaskRecord): void {
+    const previous = this.tasks.get(record.target);
+    if (previous) this.tasksByRef.delete(taskRef(previous.name, previous.version));
+    this.tasks.set(record.target, record);
+    this.tasksByRef.set(taskRef(record.name, record.version), record);
+  }
+
+  /** The `@Task` record of a class, if it has one (not inherited). */
+  task(target: Ctor): TaskRecord | undefined {
+    return this.tasks.get(target);
+  }
+
+  /** The `@Task` record holding `name` at `version`, if any. */
+  taskByName(name: string, version: number): TaskRecord | undefined {
+    return this.tasksByRef.get(taskRef(name, version));
+  }
+
+  /** Every `@Task` record, in decoration order. */
+  allTasks(): readonly TaskRecord[] {
+    return [...this.tasks.values()];
   }
 
   /** The `@Output` record of a class, if it has one. */
@@ -58,6 +88,8 @@ export class MetadataStorage {
     this.messagesByName.clear();
     this.fields.clear();
     this.enums.clear();
+    this.tasks.clear();
+    this.tasksByRef.clear();
   }
 }
 

@@ -88,3 +88,99 @@ export interface EnumRecord {
   readonly enumObject: EnumObject;
   readonly fullName: string;
 }
+
+/**
+ * What a task instance looks like: a `run(input, ctx)` method. The context type is left open here
+ * (`decorators/` knows nothing of the runtime); the runtime passes its `TaskContext`.
+ *
+ * @example
+ * ```ts
+ * class Extract implements TaskInstance<ExtractRequest, ExtractedRows> {
+ *   async run(input: ExtractRequest): Promise<ExtractedRows> { ... }
+ * }
+ * ```
+ */
+export interface TaskInstance<I = any, O = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  run(input: I, ctx: any): O | Promise<O>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * A concrete class whose instances are tasks. Constructor parameters are free: the runtime builds
+ * the instance through the DI container.
+ *
+ * @example
+ * ```ts
+ * const tasks: TaskClass[] = [Extract, Load];
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TaskClass<I = any, O = any> = new (...args: any[]) => TaskInstance<I, O>;
+
+/**
+ * The input type of a task class: the type of `run`'s first parameter.
+ *
+ * @example
+ * ```ts
+ * type In = TaskInput<typeof Extract>;   // ExtractRequest
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TaskInput<C> = C extends new (...args: any[]) => { run(input: infer I, ...rest: any[]): any } ? I : never;
+
+/**
+ * The output type of a task class: what `run` resolves to.
+ *
+ * @example
+ * ```ts
+ * type Out = TaskOutput<typeof Extract>; // ExtractedRows (not Promise<ExtractedRows>)
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TaskOutput<C> = C extends new (...args: any[]) => { run(...args: any[]): infer R } ? Awaited<R> : never;
+
+/**
+ * Options accepted by `@Task`. `I` and `O` are the instance types of the input and output classes;
+ * the decorator checks at compile time that `run` returns `O`.
+ */
+export interface TaskOptions<I = any, O = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The task's version: a positive integer, 1 by default. `name@version` is its wire identity. */
+  version?: number;
+  /**
+   * The queue the task is published to: letters, digits, `_`, `.` and `-` only (no braces: the
+   * name goes inside a Redis Cluster hash tag). `'default'` by default.
+   */
+  queue?: string;
+  /**
+   * The input class (an `@Output` class), lazily. When omitted, it is read from the
+   * `design:paramtypes` of `run`, which TypeScript emits only when `run` carries a decorator:
+   * put `@Run()` on it.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  input?: () => abstract new (...args: any[]) => I;
+  /**
+   * The output class (an `@Output` class), lazily. Required: `Promise<T>` erases `T` at runtime,
+   * so it can never be inferred.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  output: () => abstract new (...args: any[]) => O;
+  /** How many times the runtime retries a retryable failure (a non-negative integer). Recorded only. */
+  retries?: number;
+  /** How long one run may take, in milliseconds (a positive integer). Recorded only. */
+  timeoutMs?: number;
+}
+
+/** A task record as pushed by `@Task`: checked for shape, resolved into a definition by core. */
+export interface TaskRecord {
+  readonly target: Ctor;
+  /** The stable wire name, e.g. `etl.extract`. */
+  readonly name: string;
+  readonly version: number;
+  readonly queue: string;
+  /** The explicit input thunk, if one was given. */
+  readonly input?: () => Ctor;
+  readonly output: () => Ctor;
+  /** `design:paramtypes[0]` of `run`, as emitted by the compiler, if any. */
+  readonly inputDesignType?: unknown;
+  readonly retries?: number;
+  readonly timeoutMs?: number;
+}
