@@ -32,3 +32,15 @@ export { SchemaRegistry, RegistryConflictError, COMPATIBILITY_MODES } from './re
 export type {
   SchemaInput, RegisterResult, ResolvedSchema, SchemaRegistryOptions, SchemaStore, StoredVersion, AddVersionResult,
 } from './registry/index';
+export { Weft } from './runtime/weft';
+export type { WeftOptions, WeftWorkerOptions } from './runtime/weft';
+export { Worker } from './runtime/worker';
+export type { WorkerOptions } from './runtime/worker';
+export { Client, TaskHandle } from './runtime/client';
+export type { SubmitOptions, TaskStatus } from './runtime/client';
+export type { TaskContext } from './runtime/context';
+export { RemoteTaskError, ClientClosedError, RuntimeErrorCode } from './runtime/errors';
+export { TransportError } from './runtime/transport';
+export type { Transport, Delivery, Fields, DeadLetter, DeadLetterReason, ConsumeOptions, ReclaimOptions, Outgoing } from './runtime/transport';
+export * from './tasks/index';
+export * from './app/index';

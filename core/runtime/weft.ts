@@ -1,0 +1,109 @@
+import { WeftError } from '../errors';
+import { bootstrap, BootstrapOptions, WeftApp } from '../app/bootstrap';
+import { TASK_CONTEXT } from '../app/tokens';
+import { SchemaRegistry, SchemaRegistryOptions } from '../registry/schema-registry';
+import type { TaskClass, TaskInput, TaskOutput } from '../../decorators/types';
+import { taskDefinitionOf } from '../tasks/definition';
+import { RegistryTaskResolver, ResolverRegistry } from '../tasks/resolver';
+import type { TaskResolver } from '../tasks/resolver';
+import { Client, SubmitOptions, TaskHandle } from './client';
+import type { Runnable, RuntimeTaskDefinition } from './context';
+import { Worker, WorkerOptions } from './worker';
+
+/** Options of {@link Weft.create}. */
+export interface WeftOptions extends BootstrapOptions {
+  /** Schema registry tuning (caches, default compatibility mode). */
+  readonly registry?: SchemaRegistryOptions;
+}
+
+/** Options of {@link Weft.worker}. */
+export interface WeftWorkerOptions extends Omit<WorkerOptions, 'queues'> {
+  /** The task classes this worker runs. Their queues are consumed. */
+  readonly tasks: readonly TaskClass[];
+  /** Extra resolvers (for example a `ModuleTaskResolver` with an allowlist). */
+  readonly resolvers?: readonly TaskResolver[];
+  /** Queues to consume; default: the queues of `tasks`. */
+  readonly queues?: readonly string[];
+}
+
+/**
+ * A Weft application: submit tasks, run workers. One DI container, one schema registry and one
+ * client per app.
+ *
+ * @remarks
+ * `Weft.create` takes plugins by reference. Core knows no concrete plugin: with no plugins it
+ * uses `options.catalog` (by name, from `WEFT_TRANSPORT`/`REDIS_URL`). The `Weft` exported by
+ * `plugins/index.ts` passes the default catalog, so that with no configuration everything runs in
+ * memory.
+ *
+ * @example
+ * ```ts
+ * const app = await Weft.create({ plugins: [redisPlugin({ url: process.env.REDIS_URL })] });
+ * const rows = await (await app.submit(Extract, request)).result(); // typed ExtractedRows
+ * // another machine, with only the Redis URL and the task modules:
+ * const worker = await (await Weft.create({ plugins: [redisPlugin({ url })] })).worker({ tasks: [Extract], concurrency: 32 });
+ * ```
+ */
+export class Weft {
+  /** The schema registry over the app's schema store. */
+  readonly registry: SchemaRegistry;
+  private readonly client: Client;
+  private readonly workers = new Set<Worker>();
+  private closing?: Promise<void>;
+
+  private constructor(readonly app: WeftApp, registryOptions?: SchemaRegistryOptions) {
+    this.registry = new SchemaRegistry(app.schemaStore, registryOptions);
+    this.client = new Client({ transport: app.transport, schemas: this.registry, logger: app.logger.child({ component: 'client' }) });
+  }
+
+  /** Bootstraps the plugins (validated before anything moves) and returns the app. */
+  static async create(options: WeftOptions = {}): Promise<Weft> {
+    return new Weft(await bootstrap(options), options.registry);
+  }
+
+  /**
+   * Submits one task. The input is validated and encoded first: a `ValidationError` means nothing
+   * was sent. `result()` on the handle resolves to the typed output.
+   */
+  async submit<C extends TaskClass>(task: C, input: TaskInput<C>, options?: SubmitOptions): Promise<TaskHandle<TaskOutput<C>>> {
+    return this.client.submit<TaskInput<C>, TaskOutput<C>>(runtimeDefinition(task), input, options);
+  }
+
+  /** Submits many tasks of one kind in one transport call (one pipeline on Redis). */
+  async submitMany<C extends TaskClass>(task: C, inputs: readonly TaskInput<C>[], options?: SubmitOptions): Promise<TaskHandle<TaskOutput<C>>[]> {
+    return this.client.submitMany<TaskInput<C>, TaskOutput<C>>(runtimeDefinition(task), inputs, options);
+  }
+
+  /**
+   * Starts a worker for the given tasks. It needs nothing of the producer: only the app's
+   * connection (plugins) and a resolver registry, built here from `tasks` and `resolvers`.
+   */
+  async worker(options: WeftWorkerOptions): Promise<Worker> {
+    if (this.closing) throw new WeftError('WEFT_APP_CLOSED', 'the app is closed; create a new one');
+    const registry = new ResolverRegistry([new RegistryTaskResolver({ tasks: options.tasks }), ...(options.resolvers ?? [])]);
+    const queues = options.queues ?? [...new Set(options.tasks.map((t) => taskDefinitionOf(t).queue))];
+    const worker = new Worker({
+      transport: this.app.transport,
+      schemas: this.registry,
+      tasks: { resolve: (env) => registry.resolve(env) as unknown as RuntimeTaskDefinition },
+      instantiate: (def) => this.app.resolveTask(def.ctor as never, (scope) => scope.registerInstance(TASK_CONTEXT, def)) as Runnable,
+      logger: this.app.logger.child({ component: 'worker' }),
+    }, { ...options, queues });
+    this.workers.add(worker);
+    return worker.start();
+  }
+
+  /** Closes workers (finishing their work in flight), the client, then the plugins. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.workers].map((w) => w.close()));
+      await this.client.close();
+      await this.app.close();
+    })();
+    return this.closing;
+  }
+}
+
+function runtimeDefinition(task: TaskClass): RuntimeTaskDefinition {
+  return taskDefinitionOf(task) as unknown as RuntimeTaskDefinition;
+}
