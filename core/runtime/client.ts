@@ -7,6 +7,7 @@ import type { RuntimeTaskDefinition } from './context';
 import { ClientClosedError, RemoteTaskError } from './errors';
 import { parseReply, Reply } from './reply';
 import type { Fields, Transport } from './transport';
+import { newTraceparent, nextId } from './ids';
 
 /** What a client needs; the app bootstrap provides it. */
 export interface ClientDeps {
@@ -137,7 +138,7 @@ export class Client {
     const now = Date.now();
     const handles: TaskHandle<O>[] = [];
     const messages: Fields[] = payloads.map((payload) => {
-      const executionId = newId();
+      const executionId = nextId();
       const handle = new TaskHandle<O>(executionId, def.name, awaitResult);
       handles.push(handle);
       if (awaitResult) this.pending.set(executionId, { handle: handle as TaskHandle<unknown>, def });
@@ -146,7 +147,7 @@ export class Client {
         task: `${def.name}@${def.version}`, resolverId: 'default', strategy: 'registry',
         correlationId: options.correlationId ?? executionId, executionId, idempotencyKey: executionId,
         retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: '',
-        traceparent: options.traceparent ?? `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
+        traceparent: options.traceparent ?? newTraceparent(),
         replyTo: awaitResult ? this.replyQueue : '',
       });
     });
@@ -204,8 +205,4 @@ export class Client {
     }
     return def.output.codec.decode(r.payload);
   }
-}
-
-function newId(): string {
-  return randomBytes(12).toString('hex');
 }

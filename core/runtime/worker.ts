@@ -36,7 +36,14 @@ export interface WorkerOptions {
   readonly visibilityTimeoutMs?: number;
 }
 
-interface Slot { readonly queue: string; readonly id: string; readonly abort: AbortController }
+interface Slot {
+  readonly queue: string;
+  readonly id: string;
+  /** Created on first use (a task that reads `ctx.signal`, or a dispatch with a deadline). */
+  abort?: AbortController;
+}
+
+const abortOf = (slot: Slot): AbortController => (slot.abort ??= new AbortController());
 
 /**
  * Consumes task messages, runs them, and acks them, with a concurrency limit.
@@ -143,7 +150,7 @@ export class Worker {
   }
 
   private dispatch(queue: string, d: Delivery): void {
-    const slot: Slot = { queue, id: d.id, abort: new AbortController() };
+    const slot: Slot = { queue, id: d.id };
     this.inFlight.set(`${queue}\u0000${d.id}`, slot);
     void this.handle(queue, d, slot).finally(() => {
       this.inFlight.delete(`${queue}\u0000${d.id}`);
@@ -182,7 +189,7 @@ export class Worker {
         `could not create task ${def.name}: ${messageOf(e)}. Register its constructor dependencies in the app's container.`, { cause: e }));
     }
     const timer = env.deadlineMs === undefined ? undefined
-      : setTimeout(() => slot.abort.abort(new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, 'deadline reached')), Math.max(0, env.deadlineMs - Date.now()));
+      : setTimeout(() => abortOf(slot).abort(new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, 'deadline reached')), Math.max(0, env.deadlineMs - Date.now()));
     const ctx = this.context(env, def, d, slot);
     let payload: Uint8Array;
     try {
@@ -208,9 +215,16 @@ export class Worker {
 
   private context(env: TaskEnvelope, def: RuntimeTaskDefinition, d: Delivery, slot: Slot): TaskContext {
     const transport = this.deps.transport;
+    const parent = this.deps.logger;
+    let logger: TaskContext['logger'] | undefined;
     return {
-      logger: this.deps.logger.child({ task: def.name, correlationId: env.correlationId, executionId: env.executionId, messageId: d.id }),
-      signal: slot.abort.signal,
+      // Built on first use: most tasks never touch them, and they cost on the hot path.
+      get logger() {
+        return (logger ??= parent.child({ task: def.name, correlationId: env.correlationId, executionId: env.executionId, messageId: d.id }));
+      },
+      get signal() {
+        return abortOf(slot).signal;
+      },
       attempt: env.retryAttempt,
       correlationId: env.correlationId,
       executionId: env.executionId,
