@@ -6,7 +6,9 @@ import 'reflect-metadata';
 import { SchemaRegistry } from '../core/registry';
 import { schemaOf, ValidationError, WeftError } from '../core';
 import { MemorySchemaStore } from '../plugins/memory';
+import { Weft } from '../plugins';
 import { lineItem, Order, Priority } from './messages';
+import { PriceOrder } from './tasks';
 
 async function main(): Promise<void> {
   const registry = new SchemaRegistry(new MemorySchemaStore());
@@ -51,6 +53,19 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof WeftError) console.log(`refused on decode [${e.code}]`);
     else throw e;
+  }
+
+  // A task end to end: embedded (memory plugins) by default; with REDIS_URL set, the same code
+  // runs over Redis Streams, and the worker could be another process on another machine.
+  const app = await Weft.create({ config: { logLevel: 'warn' } });
+  try {
+    await app.worker({ tasks: [PriceOrder], concurrency: 4 });
+    const handle = await app.submit(PriceOrder, order);
+    const invoice = await handle.result();
+    console.log(`task shop.priceOrder on ${app.app.transport.name}: invoice for ${invoice.orderId}, ` +
+      `${invoice.lines} lines, ${invoice.totalCents} cents (progress seen: ${JSON.stringify(handle.status().progress)})`);
+  } finally {
+    await app.close();
   }
 }
 

@@ -34,3 +34,11 @@ export class Order {
 export function lineItem(sku: string, quantity: number, priceCents: bigint): LineItem {
   return Object.assign(new LineItem(), { sku, quantity, priceCents });
 }
+
+/** What pricing an order produces. */
+@Output('shop.Invoice')
+export class Invoice {
+  @Field(1) orderId!: string;
+  @Field(2, 'int64') totalCents!: bigint;
+  @Field(3, 'uint32') lines!: number;
+}
