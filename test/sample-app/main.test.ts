@@ -17,7 +17,7 @@ describe('sample-app', () => {
       expect(stdout).to.contain('placed 2026-11-25T09:30:00.250Z, note undefined');
       expect(stdout).to.contain('refused on encode [WEFT_VALIDATION_FAILED]: items[0].sku, items[0].quantity');
       expect(stdout).to.contain('refused on decode [WEFT_DECODE_ERROR]');
-      expect(stdout).to.match(/task shop\.price-order on memory\S*: invoice for ord-1001, 2 lines, 12597 cents \(progress seen: \{"pricing":2\}\)/);
+      expect(stdout).to.match(/task shop\.priceOrder on memory\S*: invoice for ord-1001, 2 lines, 12597 cents \(progress seen: \{"pricing":2\}\)/);
     });
   });
 });
