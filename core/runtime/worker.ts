@@ -78,6 +78,9 @@ export class Worker {
   private stopping = false;
   private loops: Promise<void>[] = [];
   private timers: NodeJS.Timeout[] = [];
+  /** The reclaim in progress, if any: `close()` waits for it, since it may hand over deliveries. */
+  private reclaiming?: Promise<void>;
+  private closing?: Promise<void>;
   private slotWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private processed = 0;
@@ -102,7 +105,9 @@ export class Worker {
     this.loops = this.options.queues.map((q) => this.consumeLoop(q));
     const beat = Math.max(50, Math.floor(this.visibilityMs / 3));
     this.timers.push(setInterval(() => void this.heartbeat(), beat));
-    this.timers.push(setInterval(() => void this.reclaim(), Math.max(50, Math.floor(this.visibilityMs / 2))));
+    this.timers.push(setInterval(() => {
+      this.reclaiming ??= this.reclaim().finally(() => { this.reclaiming = undefined; });
+    }, Math.max(50, Math.floor(this.visibilityMs / 2))));
     return this;
   }
 
@@ -110,11 +115,15 @@ export class Worker {
    * Stops fetching, waits for the tasks in flight to finish, acks them, and resolves. Nothing is
    * lost: a task that cannot finish stays pending in the transport and is reclaimed by another worker.
    */
-  async close(): Promise<void> {
-    if (this.stopping) return Promise.all(this.loops).then(() => undefined);
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopping = true;
     for (const w of this.slotWaiters.splice(0)) w();
     await Promise.all(this.loops);
+    await this.reclaiming; // what it took over is dispatched, and finished below
     while (this.inFlight.size > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
     await this.flushAcks();
     for (const t of this.timers) clearInterval(t);
