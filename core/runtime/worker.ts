@@ -139,6 +139,9 @@ export class Worker {
     while (!this.stopping) {
       if (this.free() <= 0) {
         await new Promise<void>((r) => this.slotWaiters.push(r));
+        // Let every task that finishes in this turn free its slot, so one read fetches a batch
+        // rather than one entry per freed slot.
+        await new Promise<void>((r) => setImmediate(r));
         continue;
       }
       let batch: Delivery[];

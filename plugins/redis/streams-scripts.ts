@@ -82,3 +82,101 @@ while i <= #own do
 end
 return done
 `);
+
+/**
+ * Publish a batch: one `XADD` per message, all in one script call, so the client builds one command
+ * (and parses one reply) per batch instead of one per message. The messages share their field
+ * names, which are passed once.
+ *
+ * KEYS[1] stream. ARGV: maxLen (`0` = no trimming), field count n, the n names, then n values per
+ * message. Returns the entry ids, in order.
+ */
+export const PUBLISH = script(`
+local key = KEYS[1]
+local maxLen = ARGV[1]
+local n = tonumber(ARGV[2])
+local args = {}
+local base = 0
+if maxLen ~= '0' then
+  args = {'MAXLEN', '~', maxLen, '*'}
+  base = 4
+else
+  args = {'*'}
+  base = 1
+end
+for i = 1, n do args[base + 2 * i - 1] = ARGV[2 + i] end
+local out = {}
+local m = 0
+local j = 3 + n
+while j + n - 1 <= #ARGV do
+  for i = 1, n do args[base + 2 * i] = ARGV[j + i - 1] end
+  m = m + 1
+  out[m] = redis.call('XADD', key, unpack(args, 1, base + 2 * n))
+  j = j + n
+end
+return out
+`);
+
+/**
+ * Ack with follow-ups: the follow-up messages (results, next steps) are added first, then the ids
+ * are acked, atomically and in one round trip.
+ *
+ * KEYS[1] the acked stream, KEYS[2..] the follow-up streams. ARGV: group, maxLen (`0` = no
+ * trimming), id count k, the k ids, then per follow-up message: its key's index in KEYS, its field
+ * count n, then n name/value pairs. Returns the number of ids acked.
+ */
+export const ACK_FOLLOW = script(`
+local group, maxLen = ARGV[1], ARGV[2]
+local k = tonumber(ARGV[3])
+local j = 4 + k
+while j <= #ARGV do
+  local key = KEYS[tonumber(ARGV[j])]
+  local n = tonumber(ARGV[j + 1])
+  local args = {}
+  if maxLen ~= '0' then args = {'XADD', key, 'MAXLEN', '~', maxLen, '*'} else args = {'XADD', key, '*'} end
+  local base = #args
+  for i = 1, 2 * n do args[base + i] = ARGV[j + 1 + i] end
+  redis.call(unpack(args))
+  j = j + 2 + 2 * n
+end
+if k == 0 then return 0 end
+local ids = {}
+for i = 1, k do ids[i] = ARGV[3 + i] end
+local acked = 0
+local i = 1
+while i <= k do
+  local last = math.min(i + 999, k)
+  acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids, i, last))
+  i = last + 1
+end
+return acked
+`);
+
+/**
+ * Read a batch without blocking, packed: `XREADGROUP ... COUNT n STREAMS key >` run in the script,
+ * its entries returned as one binary string instead of one bulk string per id, name and value.
+ * Parsing one string is about twice as cheap for the client as parsing the nested reply (see
+ * docs/redis-streams.md); the consumer uses it while a backlog lasts, and a blocking `XREADGROUP`
+ * when the queue runs dry (scripts cannot block).
+ *
+ * KEYS[1] stream. ARGV: group, consumer, count. Returns `false` when there is nothing new, else
+ * per entry: u16 id length, id, u16 item count (names and values), then per item a u32 length
+ * and its bytes; all big-endian.
+ */
+export const READ_PACKED = script(`
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not r or not r[1] then return false end
+local out = {}
+local n = 0
+for _, e in ipairs(r[1][2]) do
+  local f = e[2]
+  n = n + 1
+  out[n] = struct.pack('>I2', #e[1]) .. e[1] .. struct.pack('>I2', #f)
+  for i = 1, #f do
+    n = n + 1
+    out[n] = struct.pack('>I4', #f[i]) .. f[i]
+  end
+end
+if n == 0 then return false end
+return table.concat(out)
+`);

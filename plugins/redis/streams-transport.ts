@@ -12,7 +12,7 @@ import {
 } from '../../core/runtime/transport';
 import { DEFAULT_PREFIX, type RedisClientLike } from './schema-store';
 import { deadLetterKey, keySlot, streamKey } from './streams-keys';
-import { RECLAIM, TOUCH, type LuaScript } from './streams-scripts';
+import { ACK_FOLLOW, PUBLISH, READ_PACKED, RECLAIM, TOUCH, type LuaScript } from './streams-scripts';
 
 /** Default approximate `MAXLEN` of a queue's stream (see {@link RedisStreamsTransportOptions.maxLen}). */
 export const DEFAULT_MAX_LEN = 1_000_000;
@@ -39,6 +39,8 @@ export const DeadLetterField = {
 const MAX_IDLE_BLOCKERS = 8;
 /** Most `XAUTOCLAIM` rounds one `reclaim` call runs server-side (bounds the script's run time). */
 const RECLAIM_ROUNDS = 16;
+/** Most messages one `PUBLISH` script call adds (bounds the script's run time to about a millisecond). */
+const PUBLISH_CHUNK = 1000;
 
 /** Options of {@link RedisStreamsTransport}. */
 export interface RedisStreamsTransportOptions {
@@ -90,6 +92,21 @@ function isClient(x: unknown): x is RedisClientLike {
   if (x instanceof Redis || x instanceof Cluster) return true;
   const o = x as { xreadgroupBuffer?: unknown; callBuffer?: unknown; duplicate?: unknown } | null;
   return typeof o === 'object' && o !== null && typeof o.callBuffer === 'function' && typeof o.duplicate === 'function';
+}
+
+/** The field names every message has, in the same order; `undefined` when they differ. */
+function sharedNames(messages: readonly Fields[]): string[] | undefined {
+  const names = Object.keys(messages[0]!);
+  if (names.length === 0) return undefined;
+  for (let i = 1; i < messages.length; i++) {
+    const m = messages[i]!;
+    let k = 0;
+    for (const n in m) {
+      if (names[k++] !== n) return undefined;
+    }
+    if (k !== names.length) return undefined;
+  }
+  return names;
 }
 
 function errorText(e: unknown): string {
@@ -184,6 +201,11 @@ export class RedisStreamsTransport implements Transport {
   private readonly idleBlockers: RedisClientLike[] = [];
   private readonly blockers = new Set<RedisClientLike>();
   private readonly reclaimCursors = new Map<string, string>();
+  /** Consumers whose last read was full: their next read is packed and non-blocking. */
+  private readonly backlogged = new Set<string>();
+  /** The field names of the last entry parsed, as Buffers and strings: names repeat, so reuse them. */
+  private lastNames: Buffer[] = [];
+  private lastNameStrings: string[] = [];
   private closed = false;
 
   constructor(options: RedisStreamsTransportOptions = {}) {
@@ -261,9 +283,23 @@ export class RedisStreamsTransport implements Transport {
     this.assertOpen();
     if (messages.length === 0) return [];
     const key = streamKey(this.prefix, queue);
-    const cmds = messages.map((m) => this.xadd(key, m, this.maxLen));
+    const names = messages.length > 1 ? sharedNames(messages) : undefined;
+    const single = names ? undefined : messages.map((m) => this.xadd(key, m, this.maxLen)); // throws on a message without fields
     try {
-      return (await this.run(this.client, cmds)).map(str);
+      if (single || !names) return (await this.run(this.client, single ?? [])).map(str);
+      const calls: Cmd[] = [];
+      for (let i = 0; i < messages.length; i += PUBLISH_CHUNK) {
+        const args: (string | Buffer | number)[] = [key, this.maxLen, names.length, ...names];
+        const end = Math.min(messages.length, i + PUBLISH_CHUNK);
+        for (let m = i; m < end; m++) {
+          const f = messages[m]!;
+          for (let k = 0; k < names.length; k++) args.push(f[names[k]!]!);
+        }
+        calls.push(['EVALSHA', PUBLISH.sha, 1, ...args]);
+      }
+      const out: string[] = [];
+      for (const ids of await this.runScripts(PUBLISH, calls)) for (const id of ids as unknown[]) out.push(str(id));
+      return out;
     } catch (e) {
       throw failure('publish', e);
     }
@@ -275,6 +311,15 @@ export class RedisStreamsTransport implements Transport {
     const count = positiveInt('count', options.count);
     const blockMs = nonNegativeInt('blockMs', options.blockMs);
     const key = streamKey(this.prefix, queue);
+    // While a backlog lasts (the last read was full), read packed: cheaper to parse, but a script
+    // cannot block, so an empty queue goes back to the blocking XREADGROUP below.
+    const hint = `${key}\u0000${options.group}\u0000${options.consumer}`;
+    if (blockMs === 0 || this.backlogged.has(hint)) {
+      const got = await this.readPacked(key, options.group, options.consumer, count);
+      if (got.length === count) this.backlogged.add(hint);
+      else this.backlogged.delete(hint);
+      if (got.length > 0 || blockMs === 0 || this.closed) return got;
+    }
     const args: (string | number)[] = ['GROUP', options.group, options.consumer, 'COUNT', count];
     if (blockMs > 0) args.push('BLOCK', blockMs);
     args.push('STREAMS', key, '>');
@@ -283,7 +328,9 @@ export class RedisStreamsTransport implements Transport {
       for (let attempt = 0; ; attempt++) {
         try {
           const reply = await conn.callBuffer('XREADGROUP', ...args);
-          return this.deliveries(entriesOfRead(reply));
+          const got = this.deliveries(entriesOfRead(reply));
+          if (got.length === count) this.backlogged.add(hint);
+          return got;
         } catch (e) {
           if (this.closed) return [];
           if (attempt > 0 || !isMissingGroup(e)) throw failure('consume', e);
@@ -309,9 +356,28 @@ export class RedisStreamsTransport implements Transport {
     const xack: Cmd | undefined = ids.length ? ['XACK', key, group, ...ids] : undefined;
     try {
       if (!this.client.isCluster) {
-        const cmds = follow.map((o) => this.xadd(streamKey(this.prefix, o.queue), o.fields, this.maxLen));
-        if (xack) cmds.push(xack);
-        await this.run(this.client, cmds);
+        if (follow.length === 0) {
+          await this.client.call(...xack!);
+          return;
+        }
+        // One script: the follow-ups, then the XACK. Its keys may span slots, which only a
+        // single Redis allows; a Cluster takes the per-slot path below.
+        const keys = [key];
+        const index = new Map<string, number>([[key, 1]]);
+        const args: (string | Buffer | number)[] = [group, this.maxLen, ids.length, ...ids];
+        for (const o of follow) {
+          const k = streamKey(this.prefix, o.queue);
+          let at = index.get(k);
+          if (at === undefined) {
+            keys.push(k);
+            index.set(k, (at = keys.length));
+          }
+          const names = Object.keys(o.fields);
+          if (names.length === 0) throw new TypeError('a message needs at least one field');
+          args.push(at, names.length);
+          for (const n of names) args.push(n, o.fields[n]!);
+        }
+        await this.runScripts(ACK_FOLLOW, [['EVALSHA', ACK_FOLLOW.sha, keys.length, ...keys, ...args]]);
         return;
       }
       const ackSlot = keySlot(key);
@@ -510,6 +576,37 @@ export class RedisStreamsTransport implements Transport {
     return out;
   }
 
+  /**
+   * Sends `EVALSHA` calls of one script in one round trip; calls refused with `NOSCRIPT` (the
+   * script cache was flushed, so none of them ran) are sent again as `EVAL`, in order.
+   */
+  private async runScripts(s: LuaScript, calls: Cmd[]): Promise<unknown[]> {
+    if (calls.length === 1) {
+      const [, , ...rest] = calls[0]!;
+      try {
+        return [await this.client.callBuffer(...calls[0]!)];
+      } catch (e) {
+        if (!errorText(e).startsWith('NOSCRIPT')) throw e;
+        return [await this.client.callBuffer('EVAL', s.lua, ...rest)];
+      }
+    }
+    const p = this.client.pipeline();
+    for (const c of calls) p.callBuffer(...c);
+    const res = (await p.exec())!;
+    const out: unknown[] = new Array(res.length);
+    for (let i = 0; i < res.length; i++) {
+      const [err, v] = res[i]!;
+      if (err) {
+        if (!errorText(err).startsWith('NOSCRIPT')) throw err;
+        const [, , ...rest] = calls[i]!;
+        out[i] = await this.client.callBuffer('EVAL', s.lua, ...rest);
+      } else {
+        out[i] = v;
+      }
+    }
+    return out;
+  }
+
   private async eval(s: LuaScript, key: string, args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await this.client.callBuffer('EVALSHA', s.sha, 1, key, ...args);
@@ -557,6 +654,65 @@ export class RedisStreamsTransport implements Transport {
     this.idleBlockers.push(c);
   }
 
+  /** A non-blocking packed read ({@link READ_PACKED}), creating the group on demand. */
+  private async readPacked(key: string, group: string, consumer: string, count: number): Promise<Delivery[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const reply = await this.eval(READ_PACKED, key, [group, consumer, count]);
+        return Buffer.isBuffer(reply) ? this.unpack(reply) : [];
+      } catch (e) {
+        if (this.closed) return [];
+        if (attempt > 0 || !isMissingGroup(e)) throw failure('consume', e);
+        await this.createGroup(key, group);
+      }
+    }
+  }
+
+  /** Parses {@link READ_PACKED}'s reply. Values of binary fields are views into `b`, not copies. */
+  private unpack(b: Buffer): Delivery[] {
+    const out: Delivery[] = [];
+    let o = 0;
+    const need = (n: number): void => {
+      if (o + n > b.length) throw new TransportError('redis-streams consume: malformed packed read reply (truncated)');
+    };
+    while (o < b.length) {
+      need(2);
+      const idLen = b.readUInt16BE(o);
+      need(2 + idLen + 2);
+      const id = b.toString('latin1', o + 2, o + 2 + idLen);
+      o += 2 + idLen;
+      const items = b.readUInt16BE(o);
+      o += 2;
+      const f: Record<string, string | Buffer> = {};
+      for (let i = 0; i + 1 < items; i += 2) {
+        need(4);
+        const nl = b.readUInt32BE(o);
+        need(4 + nl + 4);
+        const name = this.fieldName(b, o + 4, o + 4 + nl, i >> 1);
+        o += 4 + nl;
+        const vl = b.readUInt32BE(o);
+        need(4 + vl);
+        o += 4;
+        f[name] = this.allBinary || this.binary.has(name) ? b.subarray(o, o + vl) : b.toString('utf8', o, o + vl);
+        o += vl;
+      }
+      out.push({ id, fields: f, deliveryCount: 1 });
+    }
+    return out;
+  }
+
+  /** The field name in `b[start, end)`, reusing the string of the same name at position `pos` of the last entry. */
+  private fieldName(b: Buffer, start: number, end: number, pos: number): string {
+    const prev = this.lastNames[pos];
+    if (prev !== undefined && prev.length === end - start && prev.compare(b, start, end) === 0) return this.lastNameStrings[pos]!;
+    const s = b.toString('utf8', start, end);
+    if (pos < 64) {
+      this.lastNames[pos] = Buffer.from(b.subarray(start, end));
+      this.lastNameStrings[pos] = s;
+    }
+    return s;
+  }
+
   private deliveries(entries: unknown[]): Delivery[] {
     const out: Delivery[] = [];
     for (const e of entries as [Buffer, Buffer[] | null][]) {
@@ -569,7 +725,8 @@ export class RedisStreamsTransport implements Transport {
   private fields(flat: readonly Buffer[]): Record<string, string | Buffer> {
     const f: Record<string, string | Buffer> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const name = str(flat[i]);
+      const nb = flat[i]!;
+      const name = Buffer.isBuffer(nb) ? this.fieldName(nb, 0, nb.length, i >> 1) : str(nb);
       const v = flat[i + 1]!;
       f[name] = this.allBinary || this.binary.has(name) ? v : str(v);
     }

@@ -147,7 +147,11 @@ describe('Weft across real processes (Redis)', function () {
     const alive = (): WorkerProc[] => [...children].filter((w) => !exited(w.child));
     // The two workers of the previous test, or new ones if it did not leave two running.
     while (alive().length < 2) await startWorker();
-    let victim = alive()[0];
+    // The two running workers are the victims, one after the other; each is replaced by a new
+    // process started in the background, so a slow start (ts-node, a loaded machine) cannot let
+    // the run finish before the second kill.
+    const victims = alive().slice(0, 2);
+    const restarts: Promise<WorkerProc>[] = [];
 
     const inputs = Array.from({ length: TOTAL }, (_, i) => inputOf(i, 20 + (i * 37) % 100)); // 20..119 ms of work
     const handles: TaskHandle<SquareOut>[] = [];
@@ -156,7 +160,7 @@ describe('Weft across real processes (Redis)', function () {
     let received = 0;
     const byPid = new Map<number, number>();
 
-    // Submit at a steady pace (about 500/s) so that the run lasts long enough to kill in the middle of it.
+    // Submit at a steady pace (about 400/s) so that the run lasts long enough to kill in the middle of it.
     const submitting = (async () => {
       for (let i = 0; i < TOTAL; i += 40) {
         const batch = await producer.submitMany(SquareTask, inputs.slice(i, i + 40));
@@ -168,14 +172,15 @@ describe('Weft across real processes (Redis)', function () {
             byPid.set(out.pid, (byPid.get(out.pid) ?? 0) + 1);
           }, (e: unknown) => failures.push(e));
         });
-        await sleep(80);
+        await sleep(100);
       }
     })();
 
     const kills: { pid: number; inFlight: number; receivedAtKill: number }[] = [];
     for (let round = 0; round < 2; round++) {
+      const victim = victims[round]!;
       // Wait until the victim has done some of the work and holds deliveries in flight, then kill it.
-      await until(async () => received >= 400 && (byPid.get(victim.pid) ?? 0) >= 20 && await pendingOf(victim.consumer) >= 4,
+      await until(async () => received >= 400 * (round + 1) && (byPid.get(victim.pid) ?? 0) >= 20 && await pendingOf(victim.consumer) >= 4,
         `worker ${victim.pid} to be busy`);
       await sleep(15); // let the tasks it just received start (they work 20 to 119 ms)
       await kill(victim);
@@ -183,9 +188,10 @@ describe('Weft across real processes (Redis)', function () {
       kills.push({ pid: victim.pid, inFlight, receivedAtKill: received });
       expect(received, 'the run is still going when the worker is killed').to.be.below(TOTAL);
       expect(inFlight, 'deliveries in flight on the killed worker').to.be.greaterThan(0);
-      victim = await startWorker();
+      restarts.push(startWorker());
     }
 
+    await Promise.all(restarts);
     await submitting;
     await until(() => received + failures.length === TOTAL, `all ${TOTAL} results (got ${received})`, 40_000);
     expect(failures).to.deep.equal([]);
