@@ -178,24 +178,30 @@ export class Client {
 
   private async replyLoop(): Promise<void> {
     const { transport, logger } = this.deps;
+    // Each batch is acknowledged with the read of the next one (one round trip); what is left when
+    // the loop ends is acknowledged on its own.
+    let toAck: string[] = [];
     while (!this.closed && this.pending.size > 0) {
       let batch;
       try {
-        batch = await transport.consume(this.replyQueue, { group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs });
+        batch = await transport.consume(this.replyQueue, { group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs, ack: toAck });
+        toAck = [];
       } catch (e) {
-        if (this.closed) return;
+        if (this.closed) break;
         logger.warn({ err: e }, 'reading replies failed; retrying');
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
-      if (batch.length === 0) continue;
       for (const d of batch) {
+        toAck.push(d.id);
         const reply = parseReply(d.fields);
         const p = reply && this.pending.get(reply.executionId);
         if (!reply || !p) continue;
         if (p.handle.onReply(reply, (r) => this.decodeResult(p.def, r))) this.pending.delete(reply.executionId);
       }
-      transport.ack(this.replyQueue, 'client', batch.map((d) => d.id)).catch((e: unknown) => logger.warn({ err: e }, 'acking replies failed'));
+    }
+    if (toAck.length && !this.closed) {
+      transport.ack(this.replyQueue, 'client', toAck).catch((e: unknown) => logger.warn({ err: e }, 'acking replies failed'));
     }
   }
 

@@ -90,6 +90,13 @@ export interface ConsumeOptions {
   readonly count: number;
   /** Longest wait when nothing is available, in ms. 0 = do not wait. */
   readonly blockMs: number;
+  /**
+   * Ids of earlier deliveries of this queue and group to acknowledge first, as {@link Transport.ack}
+   * would, in the same round trip as the read where the backend allows (a consumer that acks a batch
+   * and reads the next one saves a round trip). They are acknowledged even when the read then
+   * returns nothing.
+   */
+  readonly ack?: readonly string[];
 }
 
 /** Options of {@link Transport.reclaim}. */

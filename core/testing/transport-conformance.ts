@@ -283,6 +283,20 @@ export function transportConformance(name: string, factory: TransportFactory, op
         assert.equal(text(next.fields.n), 'next');
       });
 
+      it('should ack the ids given to consume before reading, also when the read returns nothing', async () => {
+        const q = queue('ack-on-consume');
+        const ids = await t().publish(q, [{ n: '1' }, { n: '2' }]);
+        const first = await take(q, 'g', 'c1', 1);
+        assert.equal(first.length, 1);
+        const second = await t().consume(q, { group: 'g', consumer: 'c1', count: 10, blockMs: 0, ack: [first[0]!.id] });
+        assert.deepEqual(second.map((d) => d.id), [ids[1]]);
+        assert.equal(await t().backlog(q, 'g'), 1, 'the first message is acknowledged, the second is pending');
+        const none = await t().consume(q, { group: 'g', consumer: 'c1', count: 10, blockMs: Math.min(blockMs, 200), ack: [ids[1]!] });
+        assert.deepEqual(none, []);
+        assert.equal(await t().backlog(q, 'g'), 0);
+        assert.deepEqual(await t().reclaim(q, { group: 'g', consumer: 'c2', minIdleMs: 0, count: 10 }), []);
+      });
+
       it('should accept an empty id list and ids that are already acknowledged', async () => {
         const q = queue('ack-twice');
         const ids = await t().publish(q, [{ n: '1' }]);

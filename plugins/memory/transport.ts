@@ -148,7 +148,12 @@ export class MemoryTransport implements Transport {
     const { group, consumer, count, blockMs } = options;
     if (!(count > 0)) return Promise.reject(new TransportError(`consume: count must be positive, got ${count}`));
     const q = this.queue(queue);
-    const got = this.deliver(q, this.group(q, group), consumer, count);
+    const g = this.group(q, group);
+    if (options.ack?.length) {
+      for (const id of options.ack) g.pending.delete(id);
+      this.trim(queue, q);
+    }
+    const got = this.deliver(q, g, consumer, count);
     if (got.length > 0 || !(blockMs > 0)) return Promise.resolve(got);
     return new Promise((resolve) => {
       const w: Waiter = { group, consumer, count, resolve };

@@ -159,11 +159,20 @@ return acked
  * docs/redis-streams.md); the consumer uses it while a backlog lasts, and a blocking `XREADGROUP`
  * when the queue runs dry (scripts cannot block).
  *
- * KEYS[1] stream. ARGV: group, consumer, count. Returns `false` when there is nothing new, else
+ * KEYS[1] stream. ARGV: group, consumer, count, then ids to `XACK` before reading (the consumer's
+ * previous batch). Returns `false` when there is nothing new, else
  * per entry: u16 id length, id, u16 item count (names and values), then per item a u32 length
  * and its bytes; all big-endian.
  */
 export const READ_PACKED = script(`
+if #ARGV > 3 then
+  local i = 4
+  while i <= #ARGV do
+    local last = math.min(i + 999, #ARGV)
+    redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, last))
+    i = last + 1
+  end
+end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
 if not r or not r[1] then return false end
 local out = {}

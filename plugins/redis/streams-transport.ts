@@ -12,6 +12,7 @@ import {
 } from '../../core/runtime/transport';
 import { DEFAULT_PREFIX, type RedisClientLike } from './schema-store';
 import { deadLetterKey, keySlot, streamKey } from './streams-keys';
+import { EncodedCommand, RespWriter } from './resp';
 import { ACK_FOLLOW, PUBLISH, READ_PACKED, RECLAIM, TOUCH, type LuaScript } from './streams-scripts';
 
 /** Default approximate `MAXLEN` of a queue's stream (see {@link RedisStreamsTransportOptions.maxLen}). */
@@ -92,6 +93,28 @@ function isClient(x: unknown): x is RedisClientLike {
   if (x instanceof Redis || x instanceof Cluster) return true;
   const o = x as { xreadgroupBuffer?: unknown; callBuffer?: unknown; duplicate?: unknown } | null;
   return typeof o === 'object' && o !== null && typeof o.callBuffer === 'function' && typeof o.duplicate === 'function';
+}
+
+/** One call of a Lua script, written by {@link RespWriter}: its keys, then `argc` arguments. */
+interface ScriptCall {
+  readonly keys: readonly string[];
+  readonly argc: number;
+  /** Expected size of the encoded command, bytes (the writer grows past it when needed). */
+  readonly sizeHint: number;
+  write(w: RespWriter): void;
+}
+
+/** Splits an encoded command back into arguments (only for clients with a `keyPrefix`, which must prefix the keys itself). */
+function decodeCommand(b: Buffer): [string, ...Buffer[]] {
+  const args: Buffer[] = [];
+  let o = b.indexOf(10) + 1;
+  while (o < b.length) {
+    const eol = b.indexOf(13, o);
+    const n = Number(b.toString('latin1', o + 1, eol));
+    args.push(b.subarray(eol + 2, eol + 2 + n));
+    o = eol + 2 + n + 2;
+  }
+  return [args[0]!.toString('latin1'), ...args.slice(1)];
 }
 
 /** The field names every message has, in the same order; `undefined` when they differ. */
@@ -287,15 +310,24 @@ export class RedisStreamsTransport implements Transport {
     const single = names ? undefined : messages.map((m) => this.xadd(key, m, this.maxLen)); // throws on a message without fields
     try {
       if (single || !names) return (await this.run(this.client, single ?? [])).map(str);
-      const calls: Cmd[] = [];
+      const calls: ScriptCall[] = [];
       for (let i = 0; i < messages.length; i += PUBLISH_CHUNK) {
-        const args: (string | Buffer | number)[] = [key, this.maxLen, names.length, ...names];
         const end = Math.min(messages.length, i + PUBLISH_CHUNK);
-        for (let m = i; m < end; m++) {
-          const f = messages[m]!;
-          for (let k = 0; k < names.length; k++) args.push(f[names[k]!]!);
-        }
-        calls.push(['EVALSHA', PUBLISH.sha, 1, ...args]);
+        const maxLen = this.maxLen;
+        calls.push({
+          keys: [key],
+          argc: 2 + names.length * (1 + end - i),
+          sizeHint: 256 + (end - i) * 512,
+          write(w) {
+            w.bulk(maxLen);
+            w.bulk(names.length);
+            for (const n of names) w.bulk(n);
+            for (let m = i; m < end; m++) {
+              const f = messages[m]!;
+              for (let k = 0; k < names.length; k++) w.bulk(f[names[k]!]!);
+            }
+          },
+        });
       }
       const out: string[] = [];
       for (const ids of await this.runScripts(PUBLISH, calls)) for (const id of ids as unknown[]) out.push(str(id));
@@ -314,9 +346,11 @@ export class RedisStreamsTransport implements Transport {
     // While a backlog lasts (the last read was full), read packed: cheaper to parse, but a script
     // cannot block, so an empty queue goes back to the blocking XREADGROUP below.
     const hint = `${key}\u0000${options.group}\u0000${options.consumer}`;
+    let ack = options.ack ?? [];
     if (blockMs === 0 || this.backlogged.has(hint)) {
-      const got = await this.readPacked(key, options.group, options.consumer, count);
-      if (got.length === count) this.backlogged.add(hint);
+      const got = await this.readPacked(key, options.group, options.consumer, count, ack);
+      ack = [];
+      if (got.length > 1) this.backlogged.add(hint);
       else this.backlogged.delete(hint);
       if (got.length > 0 || blockMs === 0 || this.closed) return got;
     }
@@ -327,9 +361,21 @@ export class RedisStreamsTransport implements Transport {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          const reply = await conn.callBuffer('XREADGROUP', ...args);
+          let reply: unknown;
+          if (ack.length) {
+            // The acks go first on the same connection: one write for both commands.
+            const acked = ack;
+            ack = [];
+            const res = (await conn.pipeline().call('XACK', key, options.group, ...acked).callBuffer('XREADGROUP', ...args).exec())!;
+            // An XACK error here (a group deleted under us) shows in the XREADGROUP result too;
+            // otherwise unacknowledged messages are only redelivered later: at-least-once.
+            if (res[1]![0]) throw res[1]![0];
+            reply = res[1]![1];
+          } else {
+            reply = await conn.callBuffer('XREADGROUP', ...args);
+          }
           const got = this.deliveries(entriesOfRead(reply));
-          if (got.length === count) this.backlogged.add(hint);
+          if (got.length > 1) this.backlogged.add(hint);
           return got;
         } catch (e) {
           if (this.closed) return [];
@@ -364,20 +410,43 @@ export class RedisStreamsTransport implements Transport {
         // single Redis allows; a Cluster takes the per-slot path below.
         const keys = [key];
         const index = new Map<string, number>([[key, 1]]);
-        const args: (string | Buffer | number)[] = [group, this.maxLen, ids.length, ...ids];
+        const at: number[] = [];
+        let argc = 3 + ids.length;
         for (const o of follow) {
           const k = streamKey(this.prefix, o.queue);
-          let at = index.get(k);
-          if (at === undefined) {
+          let i = index.get(k);
+          if (i === undefined) {
             keys.push(k);
-            index.set(k, (at = keys.length));
+            index.set(k, (i = keys.length));
           }
-          const names = Object.keys(o.fields);
-          if (names.length === 0) throw new TypeError('a message needs at least one field');
-          args.push(at, names.length);
-          for (const n of names) args.push(n, o.fields[n]!);
+          at.push(i);
+          const n = Object.keys(o.fields).length;
+          if (n === 0) throw new TypeError('a message needs at least one field');
+          argc += 2 + 2 * n;
         }
-        await this.runScripts(ACK_FOLLOW, [['EVALSHA', ACK_FOLLOW.sha, keys.length, ...keys, ...args]]);
+        const maxLen = this.maxLen;
+        await this.runScripts(ACK_FOLLOW, [{
+          keys,
+          argc,
+          sizeHint: 256 + ids.length * 24 + follow.length * 256,
+          write(w) {
+            w.bulk(group);
+            w.bulk(maxLen);
+            w.bulk(ids.length);
+            for (const id of ids) w.bulk(id);
+            for (let j = 0; j < follow.length; j++) {
+              const f = follow[j]!.fields;
+              w.bulk(at[j]!);
+              let n = 0;
+              for (const _ in f) n++;
+              w.bulk(n);
+              for (const name in f) {
+                w.bulk(name);
+                w.bulk(f[name]!);
+              }
+            }
+          },
+        }]);
         return;
       }
       const ackSlot = keySlot(key);
@@ -578,33 +647,55 @@ export class RedisStreamsTransport implements Transport {
 
   /**
    * Sends `EVALSHA` calls of one script in one round trip; calls refused with `NOSCRIPT` (the
-   * script cache was flushed, so none of them ran) are sent again as `EVAL`, in order.
+   * script cache was flushed, so none of them ran) are sent again as `EVAL`, in order. Each call is
+   * encoded straight into one Buffer (see `resp.ts`), unless the client adds a key prefix of its own.
    */
-  private async runScripts(s: LuaScript, calls: Cmd[]): Promise<unknown[]> {
+  private async runScripts(s: LuaScript, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    const send = (c: ScriptCall, useEval: boolean): Promise<unknown> => {
+      const cmd = this.scriptCommand(s, c, useEval);
+      return cmd instanceof EncodedCommand ? this.client.sendCommand(cmd) as Promise<unknown> : this.client.callBuffer(...cmd);
+    };
     if (calls.length === 1) {
-      const [, , ...rest] = calls[0]!;
       try {
-        return [await this.client.callBuffer(...calls[0]!)];
+        return [await send(calls[0]!, false)];
       } catch (e) {
         if (!errorText(e).startsWith('NOSCRIPT')) throw e;
-        return [await this.client.callBuffer('EVAL', s.lua, ...rest)];
+        return [await send(calls[0]!, true)];
       }
     }
     const p = this.client.pipeline();
-    for (const c of calls) p.callBuffer(...c);
+    for (const c of calls) {
+      const cmd = this.scriptCommand(s, c, false);
+      if (cmd instanceof EncodedCommand) (p as unknown as { sendCommand(c: EncodedCommand): unknown }).sendCommand(cmd);
+      else p.callBuffer(...cmd);
+    }
     const res = (await p.exec())!;
     const out: unknown[] = new Array(res.length);
     for (let i = 0; i < res.length; i++) {
       const [err, v] = res[i]!;
       if (err) {
         if (!errorText(err).startsWith('NOSCRIPT')) throw err;
-        const [, , ...rest] = calls[i]!;
-        out[i] = await this.client.callBuffer('EVAL', s.lua, ...rest);
+        out[i] = await send(calls[i]!, true);
       } else {
         out[i] = v;
       }
     }
     return out;
+  }
+
+  /** One script call: hand-encoded, or as arguments for ioredis's own encoding when the client has a keyPrefix. */
+  private scriptCommand(s: LuaScript, c: ScriptCall, useEval: boolean): EncodedCommand | [string, ...Buffer[]] {
+    const head = useEval ? s.lua : s.sha;
+    const w = new RespWriter(3 + c.keys.length + c.argc, c.sizeHint);
+    w.bulk(useEval ? 'EVAL' : 'EVALSHA');
+    w.bulk(head);
+    w.bulk(c.keys.length);
+    for (const k of c.keys) w.bulk(k);
+    c.write(w);
+    if (!(this.client.options as { keyPrefix?: string }).keyPrefix) {
+      return new EncodedCommand(useEval ? 'eval' : 'evalsha', [head, String(c.keys.length), ...c.keys], w.finish());
+    }
+    return decodeCommand(w.finish());
   }
 
   private async eval(s: LuaScript, key: string, args: readonly (string | number)[]): Promise<unknown> {
@@ -655,10 +746,10 @@ export class RedisStreamsTransport implements Transport {
   }
 
   /** A non-blocking packed read ({@link READ_PACKED}), creating the group on demand. */
-  private async readPacked(key: string, group: string, consumer: string, count: number): Promise<Delivery[]> {
+  private async readPacked(key: string, group: string, consumer: string, count: number, ack: readonly string[]): Promise<Delivery[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const reply = await this.eval(READ_PACKED, key, [group, consumer, count]);
+        const reply = await this.eval(READ_PACKED, key, [group, consumer, count, ...ack]);
         return Buffer.isBuffer(reply) ? this.unpack(reply) : [];
       } catch (e) {
         if (this.closed) return [];
