@@ -26,6 +26,10 @@ const BENCHES: Record<string, BenchEntry> = {
     description: 'protobuf encode+decode of a nested order vs JSON.stringify+JSON.parse (ops/s and bytes)',
     load: () => require('./codec') as BenchModule,
   },
+  'streams-io': {
+    description: 'client CPU per task entry over Redis Streams: plain XADD/XREADGROUP vs the transport\'s scripts',
+    load: () => require('./streams-io') as BenchModule,
+  },
   throughput: {
     description: 'end-to-end no-op tasks over Redis: Weft vs BullMQ vs raw Streams (tasks/s, p50/p99, Redis cmds/task)',
     load: () => require('./throughput') as BenchModule,
