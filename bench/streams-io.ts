@@ -33,6 +33,14 @@ function entry(i: number): Fields {
 }
 
 const cpuUs = (): number => { const c = process.cpuUsage(); return c.user + c.system; };
+
+/** Redis's own CPU time so far (user + system), µs, from `INFO cpu`. */
+async function redisCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  let s = 0;
+  for (const m of info.matchAll(/^used_cpu_(?:sys|user):([\d.]+)/gm)) s += Number(m[1]);
+  return s * 1e6;
+}
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function run(): Promise<void> {
@@ -45,6 +53,7 @@ export async function run(): Promise<void> {
   const tKey = transport.keys('scripted').stream;
   const n = BATCH * BATCHES;
   const samples: Record<string, number[]> = { 'publish plain': [], 'publish scripted': [], 'read plain': [], 'read scripted': [] };
+  const server: Record<string, number[]> = { 'publish plain': [], 'publish scripted': [], 'read plain': [], 'read scripted': [] };
 
   const publishPlain = async (): Promise<void> => {
     for (let b = 0; b < BATCHES; b++) {
@@ -86,13 +95,17 @@ export async function run(): Promise<void> {
       // Publishing comes first in every round (the reads consume what it wrote); the two variants swap places.
       const order = r % 2 ? [steps[1]!, steps[0]!, steps[3]!, steps[2]!] : steps;
       for (const [name, fn] of order) {
+        const s0 = await redisCpuUs(redis);
         const c0 = cpuUs();
         await fn();
         samples[name]!.push((cpuUs() - c0) / n);
+        server[name]!.push((await redisCpuUs(redis) - s0) / n);
       }
     }
-    console.log(`streams-io: client CPU per message, ${n} wire-contract entries (15 fields) per step, median of ${ROUNDS} rounds`);
-    const row = (name: string): string => `${name.padEnd(18)} ${median(samples[name]!).toFixed(2).padStart(7)} µs  (${Math.min(...samples[name]!).toFixed(2)}–${Math.max(...samples[name]!).toFixed(2)})`;
+    console.log(`streams-io: CPU per message, ${n} wire-contract entries (15 fields) per step, median of ${ROUNDS} rounds`);
+    console.log(`${'step'.padEnd(18)} ${'client'.padStart(10)}  ${'(min–max)'.padEnd(13)} ${'Redis'.padStart(9)}`);
+    const row = (name: string): string => `${name.padEnd(18)} ${median(samples[name]!).toFixed(2).padStart(7)} µs  (${Math.min(...samples[name]!).toFixed(2)}–${Math.max(...samples[name]!).toFixed(2)})`.padEnd(45) +
+      ` ${median(server[name]!).toFixed(2).padStart(6)} µs`;
     for (const name of Object.keys(samples)) console.log(row(name));
     const pub = median(samples['publish plain']!) / median(samples['publish scripted']!);
     const read = median(samples['read plain']!) / median(samples['read scripted']!);
@@ -101,6 +114,8 @@ export async function run(): Promise<void> {
       publish_plain_us: +median(samples['publish plain']!).toFixed(2), publish_scripted_us: +median(samples['publish scripted']!).toFixed(2),
       read_plain_us: +median(samples['read plain']!).toFixed(2), read_scripted_us: +median(samples['read scripted']!).toFixed(2),
       publish_ratio: +pub.toFixed(2), read_ratio: +read.toFixed(2),
+      redis_publish_plain_us: +median(server['publish plain']!).toFixed(2), redis_publish_scripted_us: +median(server['publish scripted']!).toFixed(2),
+      redis_read_plain_us: +median(server['read plain']!).toFixed(2), redis_read_scripted_us: +median(server['read scripted']!).toFixed(2),
     }));
   } finally {
     await redis.del(plainKey, tKey);

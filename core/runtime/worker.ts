@@ -81,9 +81,14 @@ export class Worker {
   /** The reclaim in progress, if any: `close()` waits for it, since it may hand over deliveries. */
   private reclaiming?: Promise<void>;
   private closing?: Promise<void>;
+  /** Slots promised to reads in progress (their results will need them). */
+  private reserved = 0;
+  /** Deliveries received while every slot was taken (a reclaim raced a read): run as slots free up. */
+  private readonly waiting: { queue: string; delivery: Delivery }[] = [];
   private slotWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private processed = 0;
+  private maxRead = 1;
 
   constructor(private readonly deps: WorkerDeps, private readonly options: WorkerOptions) {
     if (options.queues.length === 0) throw new WeftError('WEFT_WORKER_NO_QUEUES', 'a worker needs at least one queue: give it tasks or queues');
@@ -102,7 +107,11 @@ export class Worker {
   /** Starts consuming. */
   start(): this {
     if (this.loops.length) return this;
-    this.loops = this.options.queues.map((q) => this.consumeLoop(q));
+    // Two read loops per queue once concurrency allows: one read is on the wire while the other's
+    // batch runs, so neither the worker nor Redis waits for the other.
+    const lanes = this.concurrency >= 16 ? 2 : 1;
+    this.maxRead = Math.ceil(this.concurrency / lanes);
+    this.loops = this.options.queues.flatMap((q) => Array.from({ length: lanes }, () => this.consumeLoop(q)));
     const beat = Math.max(50, Math.floor(this.visibilityMs / 3));
     this.timers.push(setInterval(() => void this.heartbeat(), beat));
     this.timers.push(setInterval(() => {
@@ -124,14 +133,15 @@ export class Worker {
     for (const w of this.slotWaiters.splice(0)) w();
     await Promise.all(this.loops);
     await this.reclaiming; // what it took over is dispatched, and finished below
-    while (this.inFlight.size > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    while (this.inFlight.size > 0 || this.waiting.length > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
     await this.flushAcks();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }
 
+  /** Slots neither running a task, holding a waiting delivery, nor promised to a read in progress. */
   private free(): number {
-    return this.concurrency - this.inFlight.size;
+    return this.concurrency - this.inFlight.size - this.waiting.length - this.reserved;
   }
 
   private async consumeLoop(queue: string): Promise<void> {
@@ -144,31 +154,45 @@ export class Worker {
         await new Promise<void>((r) => setImmediate(r));
         continue;
       }
+      const count = Math.min(this.free(), this.maxRead);
+      this.reserved += count;
       let batch: Delivery[];
       try {
         batch = await this.deps.transport.consume(queue, {
-          group: this.group, consumer: this.consumer, count: this.free(), blockMs: this.blockMs,
+          group: this.group, consumer: this.consumer, count, blockMs: this.blockMs,
         });
         backoff = 50;
       } catch (e) {
+        this.reserved -= count;
         if (this.stopping) break;
         this.deps.logger.warn({ err: e, queue }, 'consume failed; retrying');
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 5000);
         continue;
       }
+      this.reserved -= count;
       for (const d of batch) this.dispatch(queue, d);
+      if (batch.length < count) this.slotWaiters.shift()?.(); // slots it did not need go to the other lane
     }
+    // A lane that stops hands its turn on, so a lane waiting for a slot notices the stop too.
+    this.slotWaiters.shift()?.();
   }
 
+  /** Runs a delivery now if a slot is free, else keeps it until one is. */
   private dispatch(queue: string, d: Delivery): void {
+    if (this.inFlight.size >= this.concurrency) {
+      this.waiting.push({ queue, delivery: d });
+      return;
+    }
     const slot: Slot = { queue, id: d.id };
     this.inFlight.set(`${queue}\u0000${d.id}`, slot);
     void this.handle(queue, d, slot).finally(() => {
       this.inFlight.delete(`${queue}\u0000${d.id}`);
       this.processed++;
-      this.slotWaiters.shift()?.();
-      if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      const next = this.waiting.shift();
+      if (next) this.dispatch(next.queue, next.delivery);
+      else this.slotWaiters.shift()?.();
+      if (this.inFlight.size === 0 && this.waiting.length === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
   }
 
@@ -292,23 +316,30 @@ export class Worker {
 
   private async heartbeat(): Promise<void> {
     const byQueue = new Map<string, string[]>();
-    for (const s of this.inFlight.values()) {
-      const ids = byQueue.get(s.queue);
-      if (ids) ids.push(s.id);
-      else byQueue.set(s.queue, [s.id]);
-    }
+    const add = (queue: string, id: string): void => {
+      const ids = byQueue.get(queue);
+      if (ids) ids.push(id);
+      else byQueue.set(queue, [id]);
+    };
+    for (const s of this.inFlight.values()) add(s.queue, s.id);
+    for (const w of this.waiting) add(w.queue, w.delivery.id);
     await Promise.all([...byQueue].map(([q, ids]) => this.deps.transport.touch(q, this.group, this.consumer, ids)
       .catch((err: unknown) => this.deps.logger.warn({ err, queue: q }, 'heartbeat failed'))));
   }
 
   private async reclaim(): Promise<void> {
     for (const queue of this.options.queues) {
-      if (this.stopping || this.free() <= 0) return;
+      // Reads in progress are not counted: a read that blocks on an empty queue must not keep an
+      // idle worker from reclaiming. What arrives beyond the limit waits for a slot.
+      const room = this.concurrency - this.inFlight.size - this.waiting.length;
+      if (this.stopping || room <= 0) return;
       try {
         const taken = await this.deps.transport.reclaim(queue, {
-          group: this.group, consumer: this.consumer, minIdleMs: this.visibilityMs, count: this.free(),
+          group: this.group, consumer: this.consumer, minIdleMs: this.visibilityMs, count: room,
         });
-        for (const d of taken) if (!this.inFlight.has(`${queue}\u0000${d.id}`)) this.dispatch(queue, d);
+        for (const d of taken) {
+          if (!this.inFlight.has(`${queue}\u0000${d.id}`) && !this.waiting.some((w) => w.queue === queue && w.delivery.id === d.id)) this.dispatch(queue, d);
+        }
       } catch (err) {
         this.deps.logger.warn({ err, queue }, 'reclaim failed');
       }

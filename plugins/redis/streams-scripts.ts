@@ -154,15 +154,14 @@ return acked
 
 /**
  * Read a batch without blocking, packed: `XREADGROUP ... COUNT n STREAMS key >` run in the script,
- * its entries returned as one binary string instead of one bulk string per id, name and value.
- * Parsing one string is about twice as cheap for the client as parsing the nested reply (see
- * docs/redis-streams.md); the consumer uses it while a backlog lasts, and a blocking `XREADGROUP`
- * when the queue runs dry (scripts cannot block).
+ * its entries returned as one MessagePack string (Redis's built-in `cmsgpack`) instead of one bulk
+ * string per id, name and value, which is about 2.5 times cheaper for the client to parse (see
+ * docs/redis-streams.md). The consumer uses it while a backlog lasts, and a blocking
+ * `XREADGROUP` when the queue runs dry (scripts cannot block).
  *
  * KEYS[1] stream. ARGV: group, consumer, count, then ids to `XACK` before reading (the consumer's
- * previous batch). Returns `false` when there is nothing new, else
- * per entry: u16 id length, id, u16 item count (names and values), then per item a u32 length
- * and its bytes; all big-endian.
+ * previous batch). Returns `false` when there is nothing new, else the MessagePack array of entries,
+ * each `[id, [name, value, name, value, ...]]`, every id, name and value a MessagePack string.
  */
 export const READ_PACKED = script(`
 if #ARGV > 3 then
@@ -174,18 +173,6 @@ if #ARGV > 3 then
   end
 end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
-if not r or not r[1] then return false end
-local out = {}
-local n = 0
-for _, e in ipairs(r[1][2]) do
-  local f = e[2]
-  n = n + 1
-  out[n] = struct.pack('>I2', #e[1]) .. e[1] .. struct.pack('>I2', #f)
-  for i = 1, #f do
-    n = n + 1
-    out[n] = struct.pack('>I4', #f[i]) .. f[i]
-  end
-end
-if n == 0 then return false end
-return table.concat(out)
+if not r or not r[1] or #r[1][2] == 0 then return false end
+return cmsgpack.pack(r[1][2])
 `);

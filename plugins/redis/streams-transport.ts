@@ -95,6 +95,57 @@ function isClient(x: unknown): x is RedisClientLike {
   return typeof o === 'object' && o !== null && typeof o.callBuffer === 'function' && typeof o.duplicate === 'function';
 }
 
+/**
+ * Reads the MessagePack that `cmsgpack.pack` makes of a stream read: arrays and strings only.
+ * Strings are returned as `[start, end)` offsets into the buffer, so values are never copied.
+ */
+class MsgpackReader {
+  private o = 0;
+  constructor(private readonly b: Buffer) {}
+
+  malformed(): TransportError {
+    return new TransportError(`redis-streams consume: malformed packed read reply at byte ${this.o}`);
+  }
+
+  array(): number {
+    const b = this.b;
+    if (this.o >= b.length) throw this.malformed();
+    const t = b[this.o++]!;
+    if (t >= 0x90 && t <= 0x9f) return t & 0x0f;
+    if (t === 0xdc) return this.len(2);
+    if (t === 0xdd) return this.len(4);
+    this.o--;
+    throw this.malformed();
+  }
+
+  str(): [number, number] {
+    const b = this.b;
+    if (this.o >= b.length) throw this.malformed();
+    const t = b[this.o++]!;
+    let n: number;
+    if (t >= 0xa0 && t <= 0xbf) n = t & 0x1f;
+    else if (t === 0xd9 || t === 0xc4) n = this.len(1);
+    else if (t === 0xda || t === 0xc5) n = this.len(2);
+    else if (t === 0xdb || t === 0xc6) n = this.len(4);
+    else {
+      this.o--;
+      throw this.malformed();
+    }
+    const start = this.o;
+    this.o += n;
+    if (this.o > b.length) throw this.malformed();
+    return [start, this.o];
+  }
+
+  private len(bytes: 1 | 2 | 4): number {
+    const b = this.b;
+    if (this.o + bytes > b.length) throw this.malformed();
+    const v = bytes === 1 ? b[this.o]! : bytes === 2 ? b.readUInt16BE(this.o) : b.readUInt32BE(this.o);
+    this.o += bytes;
+    return v;
+  }
+}
+
 /** One call of a Lua script, written by {@link RespWriter}: its keys, then `argc` arguments. */
 interface ScriptCall {
   readonly keys: readonly string[];
@@ -761,33 +812,23 @@ export class RedisStreamsTransport implements Transport {
 
   /** Parses {@link READ_PACKED}'s reply. Values of binary fields are views into `b`, not copies. */
   private unpack(b: Buffer): Delivery[] {
-    const out: Delivery[] = [];
-    let o = 0;
-    const need = (n: number): void => {
-      if (o + n > b.length) throw new TransportError('redis-streams consume: malformed packed read reply (truncated)');
-    };
-    while (o < b.length) {
-      need(2);
-      const idLen = b.readUInt16BE(o);
-      need(2 + idLen + 2);
-      const id = b.toString('latin1', o + 2, o + 2 + idLen);
-      o += 2 + idLen;
-      const items = b.readUInt16BE(o);
-      o += 2;
+    const r = new MsgpackReader(b);
+    const n = r.array();
+    const out: Delivery[] = new Array(n);
+    for (let e = 0; e < n; e++) {
+      if (r.array() !== 2) throw r.malformed();
+      const [is, ie] = r.str();
+      const id = b.toString('latin1', is, ie);
+      const items = r.array();
       const f: Record<string, string | Buffer> = {};
       for (let i = 0; i + 1 < items; i += 2) {
-        need(4);
-        const nl = b.readUInt32BE(o);
-        need(4 + nl + 4);
-        const name = this.fieldName(b, o + 4, o + 4 + nl, i >> 1);
-        o += 4 + nl;
-        const vl = b.readUInt32BE(o);
-        need(4 + vl);
-        o += 4;
-        f[name] = this.allBinary || this.binary.has(name) ? b.subarray(o, o + vl) : b.toString('utf8', o, o + vl);
-        o += vl;
+        const [ns, ne] = r.str();
+        const name = this.fieldName(b, ns, ne, i >> 1);
+        const [vs, ve] = r.str();
+        f[name] = this.allBinary || this.binary.has(name) ? b.subarray(vs, ve) : b.toString('utf8', vs, ve);
       }
-      out.push({ id, fields: f, deliveryCount: 1 });
+      if (items % 2) r.str();
+      out[e] = { id, fields: f, deliveryCount: 1 };
     }
     return out;
   }
