@@ -406,6 +406,20 @@ export function dispatchStoreConformance(name: string, factory: DispatchStoreFac
         assert.deepStrictEqual(times, [...times].sort((a, b) => a - b));
       });
 
+      it('should page through many records that share one updatedAtMs', async () => {
+        const keys: DispatchKey[] = [];
+        for (let i = 0; i < 30; i++) keys.push(await recordIn(PENDING, 7_000));
+        const { records } = await scanAll({ limit: 4 });
+        assert.deepStrictEqual(ids(records), ids(keys));
+      });
+
+      it('should find a rare state behind many records of other states', async () => {
+        for (let i = 0; i < 40; i++) await recordIn(SENT, 1_000 + i);
+        const rare = await recordIn(FAILED_RETRYABLE, 2_000);
+        const { records } = await scanAll({ states: [FAILED_RETRYABLE], limit: 1 });
+        assert.deepStrictEqual(ids(records), ids([rare]));
+      });
+
       it('should page through a filtered scan', async () => {
         const wanted: DispatchKey[] = [];
         for (let i = 0; i < 12; i++) {
