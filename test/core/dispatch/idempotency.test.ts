@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { DispatchErrorCode, DispatchKeyError } from '../../../core/dispatch/errors';
 import { idempotencyKey, isIdempotencyKey, IDEMPOTENCY_KEY_HEX_LENGTH } from '../../../core/dispatch/idempotency';
 
@@ -40,6 +41,25 @@ describe('idempotencyKey', () => {
         idempotencyKey({ pipeline: '1:a', step: 'b', businessKey: 'c', lineageIndex: 1 }),
       ]);
       expect(keys.size).to.equal(6);
+    });
+
+    it('should give different keys to different tuples whose parts concatenate to the same text', () => {
+      const part = fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' });
+      fc.assert(fc.property(part, part, part, fc.nat({ max: 1000 }), (a, b, c, n) => {
+        const joined = a + b + c;
+        // Re-split the same text at other points: every distinct split must give a distinct key.
+        const seen = new Map<string, string>();
+        for (let i = 1; i < joined.length - 1; i++) {
+          for (let j = i + 1; j < joined.length; j++) {
+            const parts = [joined.slice(0, i), joined.slice(i, j), joined.slice(j)];
+            if (parts.some((p) => /[\uD800-\uDFFF]/u.test(p))) continue; // a split inside a surrogate pair
+            const k = idempotencyKey({ pipeline: parts[0]!, step: parts[1]!, businessKey: parts[2]!, lineageIndex: n });
+            const id = JSON.stringify(parts);
+            expect(seen.has(k) ? seen.get(k) : id).to.equal(id);
+            seen.set(k, id);
+          }
+        }
+      }), { numRuns: 200 });
     });
 
     it('should change with every part', () => {
