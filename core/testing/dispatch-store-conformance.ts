@@ -478,10 +478,8 @@ export function dispatchStoreConformance(name: string, factory: DispatchStoreFac
         envelope.extra = 'x';
         await s().transition(key, { from: PENDING, to: SENT, nowMs: 2_000 });
         const result = { bytes: Buffer.from([7, 7]), schemaId: 'sid', type: 'demo.Out' };
-        const error = { code: 'E', message: 'm' };
         await s().transition(key, { from: SENT, to: ACKED, nowMs: 3_000, result });
         result.bytes[0] = 0;
-        error.code = 'X';
         const got = (await s().get(key))!;
         assert.deepStrictEqual(got.envelope, { task: 't', payload: Buffer.from([1, 2, 3]) });
         assert.deepStrictEqual(got.result?.bytes, Buffer.from([7, 7]));
