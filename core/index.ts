@@ -44,3 +44,4 @@ export { TransportError } from './runtime/transport';
 export type { Transport, Delivery, Fields, DeadLetter, DeadLetterReason, ConsumeOptions, ReclaimOptions, Outgoing } from './runtime/transport';
 export * from './tasks/index';
 export * from './app/index';
+export * from './dispatch/index';

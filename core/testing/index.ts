@@ -6,3 +6,7 @@
  */
 export { transportConformance } from './transport-conformance';
 export type { TransportConformanceOptions, TransportFactory, TransportFixture } from './transport-conformance';
+export { dispatchStoreConformance } from './dispatch-store-conformance';
+export type {
+  DispatchStoreConformanceOptions, DispatchStoreFactory, DispatchStoreFixture,
+} from './dispatch-store-conformance';

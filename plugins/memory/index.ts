@@ -8,3 +8,4 @@ export { MemoryTransport } from './transport';
 export type { MemoryTransportOptions } from './transport';
 export { memoryPlugin } from './plugin';
 export type { MemoryPluginOptions } from './plugin';
+export { MemoryDispatchStore } from './dispatch-store';

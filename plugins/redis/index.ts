@@ -16,3 +16,5 @@ export type { RedisStreamsTransportOptions } from './streams-transport';
 export { streamKey, deadLetterKey, keySlot } from './streams-keys';
 export { redisPlugin, DEFAULT_REDIS_URL } from './plugin';
 export type { RedisPluginOptions } from './plugin';
+export { RedisDispatchStore, dispatchRecordKey, dispatchIndexKey, escapeKeyPart } from './dispatch-store';
+export type { RedisDispatchStoreOptions } from './dispatch-store';
