@@ -6,6 +6,7 @@ import type { Plugin, PluginContext } from '../../core/app/plugin';
 import { SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
 import { RedisSchemaStore, type RedisClientLike } from './schema-store';
 import { RedisStreamsTransport, type RedisStreamsTransportOptions } from './streams-transport';
+import { WireField } from '../../core/tasks/wire';
 
 /** The connection URL used when neither `url` nor `redis` is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -85,7 +86,9 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
       const state: AppState = {
         owned,
         schemaStore: new RedisSchemaStore({ redis: client, prefix: options.prefix }),
-        transport: new RedisStreamsTransport({ ...options.transport, redis: client, prefix: options.prefix }),
+        // Weft's own messages carry one binary field, the protobuf payload (wire contract): the
+        // others arrive as strings, without a Buffer each on the way.
+        transport: new RedisStreamsTransport({ binaryFields: [WireField.PAYLOAD], ...options.transport, redis: client, prefix: options.prefix }),
       };
       container.registerInstance(SCHEMA_STORE, state.schemaStore);
       container.registerInstance(TRANSPORT, state.transport);

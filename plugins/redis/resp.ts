@@ -31,6 +31,8 @@ export class EncodedCommand extends Command {
 
 const CR = 13;
 const LF = 10;
+/** Strings and Buffers up to this length are copied byte by byte in JS. */
+const SHORT = 64;
 
 /**
  * Writes one RESP command (an array of bulk strings) into a growing Buffer.
@@ -57,17 +59,47 @@ export class RespWriter {
   bulk(v: string | Buffer | number): void {
     if (typeof v === 'number') v = String(v);
     if (typeof v === 'string') {
+      const len = v.length;
+      if (len <= SHORT) {
+        // Short strings (names, ids, numbers): copy ASCII characters in JS, cheaper than two
+        // native calls; the first non-ASCII character sends the string down the general path.
+        this.room(len + 16);
+        const buf = this.buf;
+        const start = this.o;
+        buf[this.o++] = 0x24; // '$'
+        this.int(len);
+        let o = this.o;
+        let i = 0;
+        for (; i < len; i++) {
+          const c = v.charCodeAt(i);
+          if (c > 0x7f) break;
+          buf[o++] = c;
+        }
+        if (i === len) {
+          buf[o++] = CR;
+          buf[o++] = LF;
+          this.o = o;
+          return;
+        }
+        this.o = start;
+      }
       const n = Buffer.byteLength(v);
       this.room(n + 16);
       this.buf[this.o++] = 0x24; // '$'
       this.int(n);
-      this.o += this.buf.write(v, this.o, n === v.length ? 'latin1' : 'utf8');
+      this.o += this.buf.write(v, this.o, n === len ? 'latin1' : 'utf8');
     } else {
       const n = v.length;
       this.room(n + 16);
       this.buf[this.o++] = 0x24;
       this.int(n);
-      v.copy(this.buf, this.o);
+      if (n <= SHORT) {
+        const buf = this.buf;
+        let o = this.o;
+        for (let i = 0; i < n; i++) buf[o++] = v[i]!;
+      } else {
+        v.copy(this.buf, this.o);
+      }
       this.o += n;
     }
     this.buf[this.o++] = CR;
@@ -82,13 +114,21 @@ export class RespWriter {
   /** Writes a non-negative integer and CRLF. */
   private int(n: number): void {
     this.room(24);
+    const buf = this.buf;
     if (n < 10) {
-      this.buf[this.o++] = 0x30 + n;
+      buf[this.o++] = 0x30 + n;
+    } else if (n < 100) {
+      buf[this.o++] = 0x30 + ((n / 10) | 0);
+      buf[this.o++] = 0x30 + (n % 10);
+    } else if (n < 1000) {
+      buf[this.o++] = 0x30 + ((n / 100) | 0);
+      buf[this.o++] = 0x30 + (((n / 10) | 0) % 10);
+      buf[this.o++] = 0x30 + (n % 10);
     } else {
-      this.o += this.buf.write(String(n), this.o, 'latin1');
+      this.o += buf.write(String(n), this.o, 'latin1');
     }
-    this.buf[this.o++] = CR;
-    this.buf[this.o++] = LF;
+    buf[this.o++] = CR;
+    buf[this.o++] = LF;
   }
 
   private room(n: number): void {

@@ -836,7 +836,11 @@ export class RedisStreamsTransport implements Transport {
   /** The field name in `b[start, end)`, reusing the string of the same name at position `pos` of the last entry. */
   private fieldName(b: Buffer, start: number, end: number, pos: number): string {
     const prev = this.lastNames[pos];
-    if (prev !== undefined && prev.length === end - start && prev.compare(b, start, end) === 0) return this.lastNameStrings[pos]!;
+    if (prev !== undefined && prev.length === end - start) {
+      let i = 0;
+      while (i < prev.length && prev[i] === b[start + i]) i++;
+      if (i === prev.length) return this.lastNameStrings[pos]!;
+    }
     const s = b.toString('utf8', start, end);
     if (pos < 64) {
       this.lastNames[pos] = Buffer.from(b.subarray(start, end));

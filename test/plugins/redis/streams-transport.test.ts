@@ -212,6 +212,36 @@ describe('RedisStreamsTransport', () => {
   });
 
   describe('consume', () => {
+    it('should read the same entries packed (no backlog wait) and blocking: many fields, long and binary values', async () => {
+      const fields = (i: number): Record<string, string | Buffer> => {
+        const f: Record<string, string | Buffer> = {};
+        for (let k = 0; k < 20; k++) f[`field_${k}`] = `v${i}-${k}`;       // 40 items: a MessagePack array16
+        f.medium = 'm'.repeat(300 + i);                                   // str16
+        f.payload = Buffer.alloc(70_000 + i, i);                           // str32, binary
+        f['名前'] = 'ünïcode ✓';
+        return f;
+      };
+      const expectSame = (got: Delivery[], from: number): void => {
+        got.forEach((d, j) => {
+          const want = fields(from + j);
+          expect(Object.keys(d.fields)).to.deep.equal(Object.keys(want));
+          for (const [k, v] of Object.entries(want)) {
+            expect(Buffer.from(d.fields[k] as Buffer).equals(Buffer.isBuffer(v) ? v : Buffer.from(v)), k).to.equal(true);
+          }
+        });
+      };
+      await t.publish('packed', [0, 1, 2].map(fields));
+      const packed = await t.consume('packed', { group: 'g', consumer: 'c1', count: 10, blockMs: 0 });
+      expect(packed).to.have.length(3);
+      expectSame(packed, 0);
+      const waiting = t.consume('packed', { group: 'g', consumer: 'c2', count: 10, blockMs: 2000 });
+      await sleep(30);
+      await t.publish('packed', [3, 4].map(fields));
+      const blocked = await waiting;
+      expect(blocked.length).to.be.within(1, 2);
+      expectSame(blocked, 3);
+    });
+
     it('should deliver every value as a Buffer by default and decode the others when binaryFields is a list', async () => {
       const payload = Buffer.from([0xc3, 0x28, 0xff, 0x00]);
       await t.publish('types', [{ payload, type: 'x.Y' }]);
