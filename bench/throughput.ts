@@ -9,7 +9,8 @@
  * its worker in this process and uses its own key prefix; its keys are deleted at the end.
  *
  * Phases (systems are set up together and interleaved; the order rotates from round to round):
- *   warm-up       one batch of min(N, 2000) at concurrency 50 and BENCH_WARMUP one-in-flight tasks
+ *   warm-up       one batch of min(N, BENCH_WARMUP_N) at concurrency 50 (long enough for the JIT to
+ *                 settle on every system's hot path) and BENCH_WARMUP one-in-flight tasks
  *   c=50          BENCH_ROUNDS rounds; in each, every system runs one batch of N tasks, submitted in
  *                 bulks of BENCH_BULK, with a worker concurrency of 50.
  *                 tasks/s = N / (first submit → last result held by the submitter); the median
@@ -19,8 +20,8 @@
  *   one in flight BENCH_SAMPLES times: submit one task, wait for its result (worker concurrency 50);
  *                 in chunks of 250 per system, rotating → p50 / p99 in ms.
  *
- * Knobs: BENCH_N (20000), BENCH_ROUNDS (3), BENCH_N1 (2000), BENCH_SAMPLES (2000),
- * BENCH_WARMUP (300), BENCH_BULK (1000), BENCH_SYSTEMS (weft,bullmq,raw), BENCH_REDIS_URL or
+ * Knobs: BENCH_N (20000), BENCH_ROUNDS (5), BENCH_N1 (2000), BENCH_SAMPLES (2000),
+ * BENCH_WARMUP (300), BENCH_WARMUP_N (10000), BENCH_BULK (1000), BENCH_SYSTEMS (weft,bullmq,raw), BENCH_REDIS_URL or
  * REDIS_URL (redis://127.0.0.1:6379).
  *
  * The last line printed is a JSON object:
@@ -39,10 +40,11 @@ const envInt = (name: string, fallback: number): number => {
 };
 
 const N = envInt('BENCH_N', 20_000);
-const ROUNDS = envInt('BENCH_ROUNDS', 3);
+const ROUNDS = envInt('BENCH_ROUNDS', 5);
 const N1 = envInt('BENCH_N1', 2_000);
 const SAMPLES = envInt('BENCH_SAMPLES', 2_000);
 const WARMUP = envInt('BENCH_WARMUP', 300);
+const WARMUP_N = envInt('BENCH_WARMUP_N', 10_000);
 const CHUNK = 250;
 const CONCURRENCY = 50;
 
@@ -141,7 +143,7 @@ export async function run(): Promise<void> {
     for (const f of active()) {
       await step(f, 'warm-up', async () => {
         await f.system.prepare?.(CONCURRENCY);
-        await f.system.runBatch(Math.min(N, 2_000), CONCURRENCY);
+        await f.system.runBatch(Math.min(N, WARMUP_N), CONCURRENCY);
         for (let i = 0; i < WARMUP; i++) await f.system.runOne();
       });
     }

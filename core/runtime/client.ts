@@ -48,19 +48,24 @@ export interface TaskStatus {
 export class TaskHandle<O> {
   private state: TaskStatus['state'] = 'pending';
   private lastProgress: unknown;
-  private readonly done: Promise<O>;
-  private settle!: { resolve: (v: O) => void; reject: (e: unknown) => void };
+  private value?: O;
+  private error?: unknown;
+  /** Made on the first `result()` call: a handle nobody awaits costs no promise (and no unhandled rejection). */
+  private done?: Promise<O>;
+  private settle?: { resolve: (v: O) => void; reject: (e: unknown) => void };
 
   /** @internal */
-  constructor(readonly executionId: string, readonly task: string, private readonly awaited: boolean) {
-    this.done = new Promise<O>((resolve, reject) => { this.settle = { resolve, reject }; });
-    this.done.catch(() => undefined); // a result nobody asks for must not be an unhandled rejection
-  }
+  constructor(readonly executionId: string, readonly task: string, private readonly awaited: boolean) {}
 
   /** The typed output, or a rejection with a coded error carrying the remote error's code and message. */
   result(): Promise<O> {
     if (!this.awaited) {
       return Promise.reject(new WeftError('WEFT_NO_RESULT', `task ${this.task} was submitted with awaitResult: false; it has no result to await`));
+    }
+    if (!this.done) {
+      if (this.state === 'succeeded') this.done = Promise.resolve(this.value as O);
+      else if (this.state === 'failed') this.done = Promise.reject(this.error);
+      else this.done = new Promise<O>((resolve, reject) => { this.settle = { resolve, reject }; });
     }
     return this.done;
   }
@@ -77,25 +82,32 @@ export class TaskHandle<O> {
       return false;
     }
     if (reply.kind === 'error') {
-      this.state = 'failed';
-      this.settle.reject(new RemoteTaskError(reply.code, reply.message, this.task, this.executionId));
+      this.fail(new RemoteTaskError(reply.code, reply.message, this.task, this.executionId));
       return true;
     }
+    let value: O;
     try {
-      const value = decode(reply);
-      this.state = 'succeeded';
-      this.settle.resolve(value);
+      value = decode(reply);
     } catch (e) {
-      this.state = 'failed';
-      this.settle.reject(e);
+      this.fail(e);
+      return true;
     }
+    this.state = 'succeeded';
+    this.value = value;
+    this.settle?.resolve(value);
     return true;
   }
 
   /** @internal */
   abandon(e: unknown): void {
+    this.fail(e);
+  }
+
+  private fail(e: unknown): void {
+    if (this.state !== 'pending') return;
     this.state = 'failed';
-    this.settle.reject(e);
+    this.error = e;
+    this.settle?.reject(e);
   }
 }
 

@@ -45,6 +45,44 @@ interface Slot {
 
 const abortOf = (slot: Slot): AbortController => (slot.abort ??= new AbortController());
 
+/** A running task's {@link TaskContext}; the logger and the AbortSignal are made on first use. */
+class RunContext implements TaskContext {
+  private childLogger?: Logger;
+  readonly attempt: number;
+  readonly correlationId: string;
+  readonly executionId: string;
+  readonly deadlineMs?: number;
+
+  constructor(
+    private readonly env: TaskEnvelope,
+    private readonly def: RuntimeTaskDefinition,
+    private readonly delivery: Delivery,
+    private readonly slot: Slot,
+    private readonly transport: Transport,
+    private readonly parent: Logger,
+  ) {
+    this.attempt = env.retryAttempt;
+    this.correlationId = env.correlationId;
+    this.executionId = env.executionId;
+    this.deadlineMs = env.deadlineMs;
+  }
+
+  get logger(): Logger {
+    return (this.childLogger ??= this.parent.child({
+      task: this.def.name, correlationId: this.env.correlationId, executionId: this.env.executionId, messageId: this.delivery.id,
+    }));
+  }
+
+  get signal(): AbortSignal {
+    return abortOf(this.slot).signal;
+  }
+
+  /** An arrow property, so that `const { progress } = ctx` works too. */
+  readonly progress = async (value: unknown): Promise<void> => {
+    if (this.env.replyTo) await this.transport.publish(this.env.replyTo, [progressReply(this.env.executionId, value)]);
+  };
+}
+
 /**
  * Consumes task messages, runs them, and acks them, with a concurrency limit.
  *
@@ -185,9 +223,10 @@ export class Worker {
       return;
     }
     const slot: Slot = { queue, id: d.id };
-    this.inFlight.set(`${queue}\u0000${d.id}`, slot);
+    const key = `${queue}\u0000${d.id}`;
+    this.inFlight.set(key, slot);
     void this.handle(queue, d, slot).finally(() => {
-      this.inFlight.delete(`${queue}\u0000${d.id}`);
+      this.inFlight.delete(key);
       this.processed++;
       const next = this.waiting.shift();
       if (next) this.dispatch(next.queue, next.delivery);
@@ -202,7 +241,8 @@ export class Worker {
     let input: unknown;
     try {
       env = fromFields(d.fields);
-      def = await this.deps.tasks.resolve(env);
+      const found = this.deps.tasks.resolve(env);
+      def = found instanceof Promise ? await found : found;
       if (env.schemaId !== def.input.id) {
         await this.deps.schemas.resolve(env.schemaId);
         if (env.type !== def.input.fullName) {
@@ -250,25 +290,7 @@ export class Worker {
   }
 
   private context(env: TaskEnvelope, def: RuntimeTaskDefinition, d: Delivery, slot: Slot): TaskContext {
-    const transport = this.deps.transport;
-    const parent = this.deps.logger;
-    let logger: TaskContext['logger'] | undefined;
-    return {
-      // Built on first use: most tasks never touch them, and they cost on the hot path.
-      get logger() {
-        return (logger ??= parent.child({ task: def.name, correlationId: env.correlationId, executionId: env.executionId, messageId: d.id }));
-      },
-      get signal() {
-        return abortOf(slot).signal;
-      },
-      attempt: env.retryAttempt,
-      correlationId: env.correlationId,
-      executionId: env.executionId,
-      deadlineMs: env.deadlineMs,
-      async progress(value: unknown): Promise<void> {
-        if (env.replyTo) await transport.publish(env.replyTo, [progressReply(env.executionId, value)]);
-      },
-    };
+    return new RunContext(env, def, d, slot, this.deps.transport, this.deps.logger);
   }
 
   private async deadLetter(queue: string, d: Delivery, env: TaskEnvelope | undefined, e: unknown): Promise<void> {
