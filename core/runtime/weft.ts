@@ -86,11 +86,32 @@ export class Weft {
       transport: this.app.transport,
       schemas: this.registry,
       tasks: { resolve: (env) => registry.resolve(env) as unknown as RuntimeTaskDefinition },
-      instantiate: (def) => this.app.resolveTask(def.ctor as never, (scope) => scope.registerInstance(TASK_CONTEXT, def)) as Runnable,
+      instantiate: (def) => this.instantiate(def),
       logger: this.app.logger.child({ component: 'worker' }),
     }, { ...options, queues });
     this.workers.add(worker);
     return worker.start();
+  }
+
+  /** Per task class: can it be built with a bare `new` (no constructor dependencies, no registration of its own)? */
+  private readonly plainTasks = new Map<unknown, boolean>();
+
+  /**
+   * A new task instance. A class with constructor dependencies, or one registered in the container
+   * (`@singleton()`, `registerSingleton`...), is resolved from a task scope of the app's container;
+   * any other class is simply constructed, which is what the container would do, minus a child
+   * container per task.
+   */
+  private instantiate(def: RuntimeTaskDefinition): Runnable {
+    const ctor = def.ctor as unknown as new () => Runnable;
+    let plain = this.plainTasks.get(ctor);
+    if (plain === undefined) {
+      const params = Reflect.getMetadata?.('design:paramtypes', ctor) as unknown[] | undefined;
+      plain = ctor.length === 0 && (params === undefined || params.length === 0) && !this.app.container.isRegistered(ctor as never, true);
+      this.plainTasks.set(ctor, plain);
+    }
+    if (plain) return new ctor();
+    return this.app.resolveTask(def.ctor as never, (scope) => scope.registerInstance(TASK_CONTEXT, def)) as Runnable;
   }
 
   /** Closes workers (finishing their work in flight), the client, then the plugins. */
