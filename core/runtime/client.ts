@@ -126,6 +126,8 @@ export class Client {
   readonly replyQueue: string;
   private readonly pending = new Map<string, Pending>();
   private loop?: Promise<void>;
+  /** Replies read but not acknowledged yet: they go with the next read of the reply queue. */
+  private unacked: string[] = [];
   private closed = false;
 
   constructor(private readonly deps: ClientDeps, options: { replyQueue?: string; replyBlockMs?: number } = {}) {
@@ -182,6 +184,11 @@ export class Client {
     for (const [id, p] of this.pending) p.handle.abandon(new ClientClosedError(id));
     this.pending.clear();
     await this.loop;
+    const left = this.unacked;
+    this.unacked = [];
+    if (left.length) {
+      await this.deps.transport.ack(this.replyQueue, 'client', left).catch((e: unknown) => this.deps.logger.warn({ err: e }, 'acking replies failed'));
+    }
   }
 
   private ensureLoop(): void {
@@ -191,8 +198,9 @@ export class Client {
   private async replyLoop(): Promise<void> {
     const { transport, logger } = this.deps;
     // Each batch is acknowledged with the read of the next one (one round trip); what is left when
-    // the loop ends is acknowledged on its own.
-    let toAck: string[] = [];
+    // the loop ends goes with the first read of the next loop, or is acknowledged by close().
+    let toAck = this.unacked;
+    this.unacked = [];
     while (!this.closed && this.pending.size > 0) {
       let batch;
       try {
@@ -212,9 +220,7 @@ export class Client {
         if (p.handle.onReply(reply, (r) => this.decodeResult(p.def, r))) this.pending.delete(reply.executionId);
       }
     }
-    if (toAck.length && !this.closed) {
-      transport.ack(this.replyQueue, 'client', toAck).catch((e: unknown) => logger.warn({ err: e }, 'acking replies failed'));
-    }
+    this.unacked = toAck;
   }
 
   private decodeResult(def: RuntimeTaskDefinition, r: Extract<Reply, { kind: 'result' }>): unknown {
