@@ -46,3 +46,5 @@ export {
 } from './retry';
 export type { RetryPolicy, RetryJitter, ErrorClass, AttemptDecisionInput, AttemptDecision, RetryDecision, FailDecision } from './retry';
 export { childDeadline, isExpired, remainingMs } from './deadline';
+export { Reconciler, RECONCILER_DEFAULTS } from './reconciler';
+export type { ReconcilerOptions, ReconcileStats, ReconcilerLogger } from './reconciler';
