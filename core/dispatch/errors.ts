@@ -11,6 +11,22 @@ export const DispatchErrorCode = {
   ILLEGAL_TRANSITION: 'WEFT_DISPATCH_ILLEGAL_TRANSITION',
   /** A malformed argument to a dispatch store: a record, a transition or a scan request. */
   ARGUMENT_INVALID: 'WEFT_DISPATCH_ARGUMENT_INVALID',
+  /** A retry policy value is out of range or unknown. Thrown by `resolveRetryPolicy`. */
+  RETRY_POLICY_INVALID: 'WEFT_RETRY_POLICY_INVALID',
+  /** Default code of `RetryableError`: a task asked to be retried. */
+  TASK_RETRYABLE: 'WEFT_TASK_RETRYABLE',
+  /** Code of `FatalError`: a task said it can never succeed. Never retried. */
+  TASK_FATAL: 'WEFT_TASK_FATAL',
+  /**
+   * Recorded, not thrown: the `lastError` code the reconciler writes when it takes a `SENT` record
+   * that stayed idle past its threshold back to `FAILED_RETRYABLE` before redelivering it.
+   */
+  STALLED: 'WEFT_DISPATCH_STALLED',
+  /**
+   * Recorded, not thrown: the `lastError` code the reconciler writes when a stalled or failed record
+   * has no attempt left under its `maxAttempts` and goes to `FAILED_FINAL` instead of a redelivery.
+   */
+  RETRIES_EXHAUSTED: 'WEFT_DISPATCH_RETRIES_EXHAUSTED',
 } as const;
 
 /** One of the {@link DispatchErrorCode} values. */
@@ -43,5 +59,20 @@ export class DispatchKeyError extends WeftError {
 export class DispatchArgumentError extends WeftError {
   constructor(message: string) {
     super(DispatchErrorCode.ARGUMENT_INVALID, message);
+  }
+}
+
+/**
+ * A retry policy value is unusable (`WEFT_RETRY_POLICY_INVALID`): an unknown key, a negative or
+ * non-integer count, a multiplier below 1, a cap below the first delay, an unknown jitter mode.
+ * The message names the option and the range it accepts.
+ */
+export class RetryPolicyError extends WeftError {
+  constructor(
+    /** The offending option, e.g. `maxAttempts`. */
+    readonly option: string,
+    message: string,
+  ) {
+    super(DispatchErrorCode.RETRY_POLICY_INVALID, `retry policy: ${option} ${message}`);
   }
 }

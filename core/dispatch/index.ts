@@ -1,6 +1,7 @@
 /**
- * Replay-safe dispatch: deterministic idempotency keys, the per-item state machine, and the
- * {@link DispatchStore} port that records every dispatch durably.
+ * Replay-safe dispatch: deterministic idempotency keys, the per-item state machine, the
+ * {@link DispatchStore} port that records every dispatch durably, retry policy and error
+ * classification, absolute deadlines, and the {@link Reconciler} that recovers stalled records.
  *
  * @example
  * ```ts
@@ -17,7 +18,7 @@
  *
  * @packageDocumentation
  */
-export { DispatchErrorCode, DispatchKeyError, DispatchArgumentError } from './errors';
+export { DispatchErrorCode, DispatchKeyError, DispatchArgumentError, RetryPolicyError } from './errors';
 export type { DispatchErrorCodeValue } from './errors';
 export { idempotencyKey, isIdempotencyKey, IDEMPOTENCY_KEY_HEX_LENGTH, IDEMPOTENCY_KEY_DOMAIN } from './idempotency';
 export type { IdempotencyInput } from './idempotency';
@@ -39,3 +40,11 @@ export {
   encodeScanCursor, decodeScanCursor, DEFAULT_SCAN_LIMIT, MAX_SCAN_LIMIT,
 } from './record';
 export type { CheckedTransition, CheckedScanRequest } from './record';
+export {
+  resolveRetryPolicy, backoffDelay, classifyError, nextAttemptDecision, RetryableError, FatalError,
+  DEFAULT_RETRY_POLICY, FINAL_ERROR_CODES, RETRY_JITTER_MODES,
+} from './retry';
+export type { RetryPolicy, RetryJitter, ErrorClass, AttemptDecisionInput, AttemptDecision, RetryDecision, FailDecision } from './retry';
+export { childDeadline, isExpired, remainingMs } from './deadline';
+export { Reconciler, RECONCILER_DEFAULTS } from './reconciler';
+export type { ReconcilerOptions, ReconcileStats, ReconcilerLogger } from './reconciler';

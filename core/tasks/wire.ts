@@ -52,10 +52,13 @@ export interface TaskEnvelope {
   readonly replyTo: string;
 }
 
+/** The code of {@link EnvelopeError}. */
+export const ENVELOPE_INVALID_CODE = 'WEFT_ENVELOPE_INVALID';
+
 /** A message lacks a field of the wire contract or has a malformed one. */
 export class EnvelopeError extends WeftError {
   constructor(message: string) {
-    super('WEFT_ENVELOPE_INVALID', message);
+    super(ENVELOPE_INVALID_CODE, message);
   }
 }
 
