@@ -165,9 +165,12 @@ export class Client {
         replyTo: awaitResult ? this.replyQueue : '',
       });
     });
+    // The messages go out first (publish writes them before its first await), then the reply loop
+    // starts: the consumer group keeps a reply that arrives before the loop reads.
+    const sent = this.deps.transport.publish(def.queue, messages);
     if (awaitResult) this.ensureLoop();
     try {
-      await this.deps.transport.publish(def.queue, messages);
+      await sent;
     } catch (e) {
       for (const h of handles) {
         this.pending.delete(h.executionId);

@@ -63,7 +63,7 @@ export class RespWriter {
       if (len <= SHORT) {
         // Short strings (names, ids, numbers): copy ASCII characters in JS, cheaper than two
         // native calls; the first non-ASCII character sends the string down the general path.
-        this.room(len + 16);
+        this.room(len + 32); // int() below then never needs to grow the buffer
         const buf = this.buf;
         const start = this.o;
         buf[this.o++] = 0x24; // '$'
@@ -84,13 +84,13 @@ export class RespWriter {
         this.o = start;
       }
       const n = Buffer.byteLength(v);
-      this.room(n + 16);
+      this.room(n + 32);
       this.buf[this.o++] = 0x24; // '$'
       this.int(n);
       this.o += this.buf.write(v, this.o, n === len ? 'latin1' : 'utf8');
     } else {
       const n = v.length;
-      this.room(n + 16);
+      this.room(n + 32);
       this.buf[this.o++] = 0x24;
       this.int(n);
       if (n <= SHORT) {

@@ -417,11 +417,11 @@ export class RedisStreamsTransport implements Transport {
             // The acks go first on the same connection: one write for both commands.
             const acked = ack;
             ack = [];
-            const res = (await conn.pipeline().call('XACK', key, options.group, ...acked).callBuffer('XREADGROUP', ...args).exec())!;
-            // An XACK error here (a group deleted under us) shows in the XREADGROUP result too;
-            // otherwise unacknowledged messages are only redelivered later: at-least-once.
-            if (res[1]![0]) throw res[1]![0];
-            reply = res[1]![1];
+            // Sent back to back on one connection, without a pipeline object. An XACK error (a group
+            // deleted under us) shows in the XREADGROUP result too; otherwise unacknowledged
+            // messages are only redelivered later: at-least-once.
+            conn.call('XACK', key, options.group, ...acked).catch(() => undefined);
+            reply = await conn.callBuffer('XREADGROUP', ...args);
           } else {
             reply = await conn.callBuffer('XREADGROUP', ...args);
           }
@@ -683,7 +683,16 @@ export class RedisStreamsTransport implements Transport {
 
   /** Sends commands in one round trip: a single call, or a pipeline. Throws the first error. */
   private async run(client: RedisClientLike, cmds: readonly Cmd[]): Promise<unknown[]> {
-    if (cmds.length === 1) return [await client.call(...cmds[0]!)];
+    if (cmds.length === 1) {
+      const c = cmds[0]!;
+      // One command (a single publish, a plain XACK): hand-encoded, unless the client prefixes keys.
+      if (!(client.options as { keyPrefix?: string }).keyPrefix) {
+        const w = new RespWriter(c.length, 512);
+        for (const a of c) w.bulk(a);
+        return [await client.sendCommand(new EncodedCommand(c[0].toLowerCase(), c.slice(1, 2) as string[], w.finish()))];
+      }
+      return [await client.call(...c)];
+    }
     const p = client.pipeline();
     for (const c of cmds) p.call(...c);
     const res = (await p.exec())!;

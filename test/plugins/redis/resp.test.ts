@@ -41,6 +41,21 @@ describe('RespWriter', () => {
       expect(encode(args, 64).equals(reference(args))).to.equal(true);
     });
 
+    it('should keep every byte when the buffer grows at any point, for every size hint', () => {
+      // Regression: a short string written right where the buffer had to grow for its length header
+      // was copied into the old buffer and lost.
+      let seed = 7;
+      const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+      for (let hint = 1; hint <= 300; hint++) {
+        const args: (string | Buffer | number)[] = [];
+        for (let i = 0; i < 60; i++) {
+          const kind = rnd(4);
+          args.push(kind === 0 ? String(rnd(10)) : kind === 1 ? 'k'.repeat(rnd(70)) : kind === 2 ? Buffer.alloc(rnd(80), rnd(256)) : rnd(100000));
+        }
+        expect(encode(args, hint).equals(reference(args)), `size hint ${hint}`).to.equal(true);
+      }
+    });
+
     it('should write lengths of every size of decimal', () => {
       const args = [9, 10, 99, 100, 999, 1000].map((n) => 'z'.repeat(n));
       expect(encode(args).equals(reference(args))).to.equal(true);
