@@ -29,7 +29,7 @@ export const TRANSPORT: unique symbol = Symbol.for('weft.transport');
 /** The `SchemaStore` port (`core/registry/schema-store.ts`): one per app. */
 export const SCHEMA_STORE: unique symbol = Symbol.for('weft.schemaStore');
 
-/** The DispatchStore port (per-item state machine, seed 002). Reserved: the port is not written yet. */
+/** The DispatchStore port (per-item state machine, seed 002; `core/dispatch/store.ts`). The memory and redis plugins provide it. */
 export const DISPATCH_STORE: unique symbol = Symbol.for('weft.dispatchStore');
 
 /** The ResultStore port (task outputs awaited by clients). Reserved: the port is not written yet. */

@@ -1,6 +1,8 @@
 import type { DependencyContainer } from 'tsyringe';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
-import { SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import type { DispatchStore } from '../../core/dispatch/store';
+import { MemoryDispatchStore } from './dispatch-store';
 import type { SchemaStore } from '../../core/registry/schema-store';
 import type { Transport } from '../../core/runtime/transport';
 import { MemorySchemaStore } from './schema-store';
@@ -17,9 +19,11 @@ export interface MemoryPluginOptions {
   readonly transport?: MemoryTransport | MemoryTransportOptions;
   /** An existing {@link MemorySchemaStore} to share between apps (never closed by the plugin). */
   readonly schemaStore?: MemorySchemaStore;
+  /** An existing {@link MemoryDispatchStore} to share between apps (never closed by the plugin). */
+  readonly dispatchStore?: MemoryDispatchStore;
 }
 
-interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaStore }
+interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaStore; readonly dispatchStore?: DispatchStore }
 
 /**
  * The embedded default: provides `transport` ({@link MemoryTransport}) and `schemaStore`
@@ -45,16 +49,19 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
   const owned = new WeakMap<DependencyContainer, Owned>();
   return {
     name: options.name ?? 'memory',
-    provides: ['transport', 'schemaStore'],
+    provides: ['transport', 'schemaStore', 'dispatchStore'],
     register(container) {
       const given = options.transport instanceof MemoryTransport ? options.transport : undefined;
       const transport = given ?? new MemoryTransport(options.transport as MemoryTransportOptions | undefined);
       const schemaStore = options.schemaStore ?? new MemorySchemaStore();
       container.registerInstance(TRANSPORT, transport);
       container.registerInstance(SCHEMA_STORE, schemaStore);
+      const dispatchStore = options.dispatchStore ?? new MemoryDispatchStore();
+      container.registerInstance(DISPATCH_STORE, dispatchStore);
       owned.set(container, {
         transport: given ? undefined : transport,
         schemaStore: options.schemaStore ? undefined : schemaStore,
+        dispatchStore: options.dispatchStore ? undefined : dispatchStore,
       });
     },
     async init({ container }: PluginContext) {
@@ -67,6 +74,7 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       owned.delete(container);
       await mine?.transport?.close();
       await mine?.schemaStore?.close();
+      await mine?.dispatchStore?.close();
     },
   };
 }

@@ -3,7 +3,8 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { DependencyContainer } from 'tsyringe';
 import { PluginInvalidError } from '../../core/app/errors';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
-import { SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import { RedisDispatchStore } from './dispatch-store';
 import { RedisSchemaStore, type RedisClientLike } from './schema-store';
 import { RedisStreamsTransport, type RedisStreamsTransportOptions } from './streams-transport';
 import { WireField } from '../../core/tasks/wire';
@@ -43,6 +44,7 @@ export interface RedisPluginOptions {
 interface AppState {
   readonly transport: RedisStreamsTransport;
   readonly schemaStore: RedisSchemaStore;
+  readonly dispatchStore: RedisDispatchStore;
   /** The client the plugin created for this app; undefined when the user passed one. */
   readonly owned?: Redis;
 }
@@ -79,18 +81,20 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
   const apps = new WeakMap<DependencyContainer, AppState>();
   return {
     name,
-    provides: ['transport', 'schemaStore'],
+    provides: ['transport', 'schemaStore', 'dispatchStore'],
     register(container) {
       const owned = options.redis ? undefined : createClient(options);
       const client: RedisClientLike = options.redis ?? (owned as Redis);
       const state: AppState = {
         owned,
         schemaStore: new RedisSchemaStore({ redis: client, prefix: options.prefix }),
+        dispatchStore: new RedisDispatchStore({ redis: client, prefix: options.prefix }),
         // Weft's own messages carry one binary field, the protobuf payload (wire contract): the
         // others arrive as strings, without a Buffer each on the way.
         transport: new RedisStreamsTransport({ binaryFields: [WireField.PAYLOAD], ...options.transport, redis: client, prefix: options.prefix }),
       };
       container.registerInstance(SCHEMA_STORE, state.schemaStore);
+      container.registerInstance(DISPATCH_STORE, state.dispatchStore);
       container.registerInstance(TRANSPORT, state.transport);
       apps.set(container, state);
     },
@@ -103,6 +107,7 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
           if (owned.status === 'wait') await owned.connect();
         }
         await state.schemaStore.init();
+        await state.dispatchStore.init();
         await state.transport.init();
       } catch (e) {
         await release(state);
@@ -133,7 +138,7 @@ function createClient(options: RedisPluginOptions): Redis {
 /** Closes the transport and the store (neither owns the client), then the client if we created it. */
 async function release(state: AppState): Promise<void> {
   const errors: unknown[] = [];
-  for (const step of [() => state.transport.close(), () => state.schemaStore.close()]) {
+  for (const step of [() => state.transport.close(), () => state.dispatchStore.close(), () => state.schemaStore.close()]) {
     try {
       await step();
     } catch (e) {

@@ -7,6 +7,8 @@ import { WeftError } from '../../core/errors';
 import { defaultCatalog } from '../../plugins/catalog';
 import { MemoryTransport } from '../../plugins/memory/transport';
 import { RedisStreamsTransport } from '../../plugins/redis/streams-transport';
+import { RedisDispatchStore } from '../../plugins/redis/dispatch-store';
+import { DISPATCH_STORE } from '../../core/app/tokens';
 import { REDIS_URL, connectTestRedis, deletePrefix, uniquePrefix } from '../helpers/redis';
 
 describe('defaultCatalog', () => {
@@ -14,7 +16,7 @@ describe('defaultCatalog', () => {
     it('should choose the memory plugin when nothing is configured', () => {
       const plugins = pluginsFromEnv({}, defaultCatalog());
       expect(plugins.map((p) => p.name)).to.deep.equal(['memory']);
-      expect(plugins[0].provides).to.have.members(['transport', 'schemaStore']);
+      expect(plugins[0].provides).to.have.members(['transport', 'schemaStore', 'dispatchStore']);
     });
 
     it('should choose redis for WEFT_TRANSPORT=redis with REDIS_URL, and run on it', async () => {
@@ -26,6 +28,10 @@ describe('defaultCatalog', () => {
       const transport = app.transport as RedisStreamsTransport;
       expect(transport).to.be.instanceOf(RedisStreamsTransport);
       expect(transport.prefix).to.equal(prefix);
+      const dispatch = app.container.resolve<RedisDispatchStore>(DISPATCH_STORE);
+      expect(dispatch).to.be.instanceOf(RedisDispatchStore);
+      expect(dispatch.prefix).to.equal(prefix);
+      expect(dispatch.client, 'the dispatch store shares the plugin\'s connection').to.equal(transport.client);
       await transport.publish('q', [{ a: '1' }]);
       await app.close();
       const admin = await connectTestRedis();
