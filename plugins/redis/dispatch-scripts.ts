@@ -5,17 +5,11 @@
  *
  * @packageDocumentation
  */
-import { createHash } from 'node:crypto';
+import { luaScript, type LuaScript } from './lua';
 
-/** A Lua script and its SHA1, for `EVALSHA` with an `EVAL` fallback on `NOSCRIPT`. */
-export interface DispatchLuaScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): DispatchLuaScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
+/** A dispatch-store script (see `lua.ts`). */
+export type DispatchLuaScript = LuaScript;
+const script = luaScript;
 
 /**
  * Idempotent insert.

@@ -1,4 +1,3 @@
-import Redis, { Cluster, RedisOptions } from 'ioredis';
 import {
   checkDispatchKey, checkScanRequest, checkTransition, decodeScanCursor, DispatchState, DISPATCH_HISTORY_LIMIT,
   encodeScanCursor, isDispatchState, isTerminalState, newRecordFrom,
@@ -8,7 +7,8 @@ import type {
   DispatchScanRequest, DispatchStore, DispatchTransition, NewDispatchRecord, TransitionDispatchResult,
 } from '../../core/dispatch';
 import { CREATE, DELETE, TRANSITION, type DispatchLuaScript } from './dispatch-scripts';
-import { DEFAULT_PREFIX, type RedisClientLike } from './schema-store';
+import { DEFAULT_PREFIX } from './schema-store';
+import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 
 /** Options of {@link RedisDispatchStore}. */
 export interface RedisDispatchStoreOptions {
@@ -17,7 +17,7 @@ export interface RedisDispatchStoreOptions {
    * in `close()`. An existing ioredis client (`Redis` or `Cluster`): the store uses it and never
    * closes it. Default `redis://127.0.0.1:6379`.
    */
-  readonly redis?: string | RedisOptions | RedisClientLike;
+  readonly redis?: RedisConnection;
   /** Key prefix. Default `weft`. Must not contain `{` or `}`. */
   readonly prefix?: string;
 }
@@ -62,12 +62,6 @@ export function dispatchIndexKey(prefix: string): string {
   return `${prefix}:dispatch:open`;
 }
 
-function isClient(x: unknown): x is RedisClientLike {
-  if (x instanceof Redis || x instanceof Cluster) return true;
-  const o = x as { hgetallBuffer?: unknown; callBuffer?: unknown } | null;
-  return typeof o === 'object' && o !== null && typeof o.hgetallBuffer === 'function' && typeof o.callBuffer === 'function';
-}
-
 /** Compares two strings by their UTF-8 bytes, the order Redis gives members of equal score. */
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -110,16 +104,7 @@ export class RedisDispatchStore implements DispatchStore {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     if (!this.prefix || /[{}]/.test(this.prefix)) throw new TypeError('RedisDispatchStore: prefix must be non-empty and contain no braces');
     this.indexKey = dispatchIndexKey(this.prefix);
-    const conn = options.redis ?? 'redis://127.0.0.1:6379';
-    if (isClient(conn)) {
-      this.client = conn;
-      this.owned = false;
-    } else {
-      this.client = typeof conn === 'string'
-        ? new Redis(conn, { lazyConnect: true })
-        : new Redis({ ...conn, lazyConnect: true });
-      this.owned = true;
-    }
+    ({ client: this.client, owned: this.owned } = clientFor(options.redis));
   }
 
   /** The HASH key of a record under this store's prefix. */
@@ -129,23 +114,12 @@ export class RedisDispatchStore implements DispatchStore {
 
   /** Connects a client the store created; a no-op for a client it was given. */
   async init(): Promise<void> {
-    if (this.owned && this.client.status === 'wait') await this.client.connect();
+    if (this.owned) await connectOwned(this.client);
   }
 
   /** Closes the client when the store created it; a client it was given stays open. */
   async close(): Promise<void> {
-    if (!this.owned) return;
-    if (this.client.status === 'wait' || this.client.status === 'end') {
-      this.client.disconnect();
-      return;
-    }
-    const ended = new Promise<void>((resolve) => this.client.once('end', () => resolve()));
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
-    await ended;
+    if (this.owned) await quitClient(this.client);
   }
 
   /** {@inheritDoc DispatchStore.create} */

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import Redis, { Cluster, RedisOptions } from 'ioredis';
+import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 import type { AddVersionResult, SchemaStore, StoredVersion } from '../../core/registry';
 import type { CompatibilityMode } from '../../core/schema/compat';
 
-/** An ioredis connection the store can use: a standalone client or a cluster client. */
-export type RedisClientLike = Redis | Cluster;
+export type { RedisClientLike } from './connection';
 
 /** Options of {@link RedisSchemaStore}. */
 export interface RedisSchemaStoreOptions {
@@ -13,7 +12,7 @@ export interface RedisSchemaStoreOptions {
    * in `close()`. An existing ioredis client (`Redis` or `Cluster`): the store uses it and never
    * closes it. Default `redis://127.0.0.1:6379`.
    */
-  readonly redis?: string | RedisOptions | RedisClientLike;
+  readonly redis?: RedisConnection;
   /** Key prefix. Default `weft`. Producers and consumers must agree on it. */
   readonly prefix?: string;
 }
@@ -36,12 +35,6 @@ redis.call('HSET', KEYS[1], 'latest', v, 'v:' .. v, ARGV[1], 'id:' .. ARGV[1], v
 return {0, v}
 `;
 const ADD_VERSION_SHA = createHash('sha1').update(ADD_VERSION_LUA).digest('hex');
-
-function isClient(x: unknown): x is RedisClientLike {
-  if (x instanceof Redis || x instanceof Cluster) return true;
-  const o = x as { hgetBuffer?: unknown; sendCommand?: unknown } | null;
-  return typeof o === 'object' && o !== null && typeof o.hgetBuffer === 'function' && typeof o.sendCommand === 'function';
-}
 
 /**
  * A {@link SchemaStore} in Redis, following the wire contract.
@@ -72,16 +65,7 @@ export class RedisSchemaStore implements SchemaStore {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     if (!this.prefix) throw new TypeError('RedisSchemaStore: prefix must not be empty');
     this.schemasKey = `${this.prefix}:schemas`;
-    const conn = options.redis ?? 'redis://127.0.0.1:6379';
-    if (isClient(conn)) {
-      this.client = conn;
-      this.owned = false;
-    } else {
-      this.client = typeof conn === 'string'
-        ? new Redis(conn, { lazyConnect: true })
-        : new Redis({ ...conn, lazyConnect: true });
-      this.owned = true;
-    }
+    ({ client: this.client, owned: this.owned } = clientFor(options.redis));
   }
 
   /** The HASH key of a subject's history and mode. */
@@ -91,23 +75,12 @@ export class RedisSchemaStore implements SchemaStore {
 
   /** Connects a client the store created; a no-op for a client it was given. */
   async init(): Promise<void> {
-    if (this.owned && this.client.status === 'wait') await this.client.connect();
+    if (this.owned) await connectOwned(this.client);
   }
 
   /** Closes the client when the store created it; a client it was given stays open. */
   async close(): Promise<void> {
-    if (!this.owned) return;
-    if (this.client.status === 'wait' || this.client.status === 'end') {
-      this.client.disconnect();
-      return;
-    }
-    const ended = new Promise<void>((resolve) => this.client.once('end', () => resolve()));
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
-    await ended;
+    if (this.owned) await quitClient(this.client);
   }
 
   /** {@inheritDoc SchemaStore.putSchema} */

@@ -4,17 +4,10 @@
  *
  * @packageDocumentation
  */
-import { createHash } from 'node:crypto';
+import { luaScript } from './lua';
 
-/** A Lua script and its SHA1, for `EVALSHA` with an `EVAL` fallback on `NOSCRIPT`. */
-export interface LuaScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): LuaScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
+export type { LuaScript } from './lua';
+const script = luaScript;
 
 /**
  * Reclaim: `XAUTOCLAIM` in a loop, then each claimed entry's delivery count from `XPENDING`
