@@ -34,6 +34,11 @@ export type {
 } from './registry/index';
 export { Weft } from './runtime/weft';
 export type { WeftOptions, WeftWorkerOptions } from './runtime/weft';
+export { DeadLetters, DeadLetterNotFoundError, DEAD_LETTER_NOT_FOUND } from './runtime/dead-letters';
+export type {
+  DeadLettersDeps, DeadLetterSummary, DeadLetterDetail, InspectedPayload, ListDeadLettersOptions, ReplayOptions,
+} from './runtime/dead-letters';
+export { ProtoJsonDecoder } from './schema/proto-json';
 export { Worker } from './runtime/worker';
 export type { WorkerOptions } from './runtime/worker';
 export { Client, TaskHandle } from './runtime/client';
@@ -41,7 +46,9 @@ export type { SubmitOptions, TaskStatus } from './runtime/client';
 export type { TaskContext } from './runtime/context';
 export { RemoteTaskError, ClientClosedError, RuntimeErrorCode } from './runtime/errors';
 export { TransportError } from './runtime/transport';
-export type { Transport, Delivery, Fields, DeadLetter, DeadLetterReason, ConsumeOptions, ReclaimOptions, Outgoing } from './runtime/transport';
+export type {
+  Transport, Delivery, Fields, DeadLetter, DeadLetterReason, DeadLettersOptions, ConsumeOptions, ReclaimOptions, Outgoing,
+} from './runtime/transport';
 export * from './tasks/index';
 export * from './app/index';
 export * from './dispatch/index';

@@ -57,8 +57,34 @@ export interface Transport {
   /** Marks deliveries as still being worked on, so `reclaim` does not take them (heartbeat). */
   touch(queue: string, group: string, consumer: string, ids: readonly string[]): Promise<void>;
 
-  /** Reads the oldest dead letters of a queue (for operators and tests). */
-  deadLetters(queue: string, count?: number): Promise<DeadLetter[]>;
+  /**
+   * Reads dead letters of a queue, oldest first (for operators and tests): at most `count`
+   * (default 100), and with `options.after` only those whose id comes after that id (exclusive),
+   * so the last id of one page is the `after` of the next. An empty list means no more.
+   */
+  deadLetters(queue: string, count?: number, options?: DeadLettersOptions): Promise<DeadLetter[]>;
+
+  /**
+   * One dead letter of a queue by its id, or `undefined` when there is none with that id (also
+   * for an id that is not well formed).
+   *
+   * @remarks
+   * Optional: without it, `DeadLetters.inspect` pages through {@link Transport.deadLetters}.
+   */
+  findDeadLetter?(queue: string, id: string): Promise<DeadLetter | undefined>;
+
+  /**
+   * Deletes the dead letters of a queue with the given ids, in one round trip where the backend
+   * allows it. Ids that do not exist (or are not well formed) are skipped.
+   * @returns how many were deleted.
+   */
+  removeDeadLetters(queue: string, ids: readonly string[]): Promise<number>;
+
+  /**
+   * Deletes every dead letter of a queue, in one round trip where the backend allows it.
+   * @returns how many were deleted.
+   */
+  purgeDeadLetters(queue: string): Promise<number>;
 
   /** Messages of `queue` not yet acknowledged by `group` (delivered or not), for backpressure and tests. */
   backlog(queue: string, group: string): Promise<number>;
@@ -114,6 +140,12 @@ export interface DeadLetterReason {
   readonly message: string;
   /** Extra diagnostics (attempts, worker id, stack...), flat strings. */
   readonly details?: Readonly<Record<string, string>>;
+}
+
+/** Options of {@link Transport.deadLetters}. */
+export interface DeadLettersOptions {
+  /** Only dead letters whose id comes after this one (exclusive): the last id of the previous page. */
+  readonly after?: string;
 }
 
 /** A dead-lettered message: the original fields plus the reason. */

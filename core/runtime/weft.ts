@@ -7,6 +7,7 @@ import { taskDefinitionOf } from '../tasks/definition';
 import { RegistryTaskResolver, ResolverRegistry } from '../tasks/resolver';
 import type { TaskResolver } from '../tasks/resolver';
 import { Client, SubmitOptions, TaskHandle } from './client';
+import { DeadLetters } from './dead-letters';
 import type { Runnable, RuntimeTaskDefinition } from './context';
 import { Worker, WorkerOptions } from './worker';
 
@@ -54,6 +55,13 @@ export class Weft {
   private constructor(readonly app: WeftApp, registryOptions?: SchemaRegistryOptions) {
     this.registry = new SchemaRegistry(app.schemaStore, registryOptions);
     this.client = new Client({ transport: app.transport, schemas: this.registry, logger: app.logger.child({ component: 'client' }) });
+  }
+
+  private deadLettersApi?: DeadLetters;
+
+  /** The dead-letter API over the app's transport and schema registry: list, inspect, replay, purge. */
+  get deadLetters(): DeadLetters {
+    return (this.deadLettersApi ??= new DeadLetters({ transport: this.app.transport, schemas: this.registry }));
   }
 
   /** Bootstraps the plugins (validated before anything moves) and returns the app. */

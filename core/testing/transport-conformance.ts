@@ -42,7 +42,8 @@ let queueCounter = 0;
 /**
  * Registers a mocha suite that proves a {@link Transport} behaves as core expects: publish,
  * consume and ack; consumer-group semantics; blocking consume; redelivery after a crash
- * (`reclaim`, `touch`); follow-up messages on ack; dead letters; backpressure; and `close()`.
+ * (`reclaim`, `touch`); follow-up messages on ack; dead letters (paging, lookup, removal, purge);
+ * backpressure; and `close()`.
  * Passing it is what "a working transport" means.
  *
  * @remarks
@@ -430,6 +431,104 @@ export function transportConformance(name: string, factory: TransportFactory, op
         assert.equal(new Set(all.map((dl) => dl.id)).size, 3);
         assert.deepEqual(await t().deadLetters(other), []);
         assert.equal(await t().backlog(q, 'g'), 0);
+      });
+    });
+
+    /** Publishes `n` messages to `q` and dead-letters them all; returns their dead letters, oldest first. */
+    const makeDead = async (q: string, n: number): Promise<string[]> => {
+      const ids = await t().publish(q, Array.from({ length: n }, (_, i) => ({ n: String(i + 1) })));
+      for (const d of await drain(q, 'g', 'c1')) await t().deadLetter(q, 'g', d, { code: 'WEFT_TEST', message: `bad ${text(d.fields.n)}` });
+      const dead = await t().deadLetters(q, n + 10);
+      assert.deepEqual(dead.map((dl) => dl.originalId), ids);
+      return dead.map((dl) => dl.id);
+    };
+
+    describe('deadLetters', () => {
+      it('should page with after: each page starts after the given id, an empty page after the last', async () => {
+        const q = queue('dlq-page');
+        const ids = await makeDead(q, 5);
+        const first = await t().deadLetters(q, 2);
+        assert.deepEqual(first.map((dl) => dl.id), ids.slice(0, 2));
+        const second = await t().deadLetters(q, 2, { after: first[1]!.id });
+        assert.deepEqual(second.map((dl) => dl.id), ids.slice(2, 4));
+        assert.deepEqual(second.map((dl) => dl.reason.message), ['bad 3', 'bad 4']);
+        const third = await t().deadLetters(q, 2, { after: second[1]!.id });
+        assert.deepEqual(third.map((dl) => dl.id), ids.slice(4));
+        assert.deepEqual(await t().deadLetters(q, 2, { after: ids[4]! }), []);
+      });
+
+      it('should start after an id that is no longer there', async () => {
+        const q = queue('dlq-page-gone');
+        const ids = await makeDead(q, 3);
+        assert.equal(await t().removeDeadLetters(q, [ids[1]!]), 1);
+        assert.deepEqual((await t().deadLetters(q, 10, { after: ids[1]! })).map((dl) => dl.id), [ids[2]]);
+      });
+    });
+
+    describe('findDeadLetter', () => {
+      it('should return the dead letter with that id, or undefined (also for an id that is not well formed)', async function () {
+        const find = t().findDeadLetter?.bind(t());
+        if (!find) this.skip();
+        const q = queue('dlq-find');
+        const sent = sampleFields();
+        const [id] = await t().publish(q, [sent]);
+        const [d] = await take(q, 'g', 'c1');
+        await t().deadLetter(q, 'g', d!, { code: 'WEFT_TEST', message: 'bad', details: { worker: 'w-1' } });
+        const [listed] = await t().deadLetters(q);
+        const found = await find!(q, listed!.id);
+        assert.ok(found);
+        assert.equal(found.id, listed!.id);
+        assert.equal(found.originalId, id);
+        assertSameFields(found.fields, sent, 'found dead letter');
+        assert.deepEqual({ code: found.reason.code, message: found.reason.message, details: { ...found.reason.details } },
+          { code: 'WEFT_TEST', message: 'bad', details: { worker: 'w-1' } });
+        assert.equal(await find!(q, '1-0'), undefined);
+        assert.equal(await find!(q, 'not-an-id'), undefined);
+        assert.equal(await find!(queue('dlq-find-none'), listed!.id), undefined);
+      });
+    });
+
+    describe('removeDeadLetters', () => {
+      it('should delete the given dead letters only, and count what it deleted', async () => {
+        const q = queue('dlq-remove');
+        const ids = await makeDead(q, 4);
+        assert.equal(await t().removeDeadLetters(q, [ids[0]!, ids[2]!]), 2);
+        assert.deepEqual((await t().deadLetters(q)).map((dl) => dl.id), [ids[1], ids[3]]);
+        assert.deepEqual((await t().deadLetters(q)).map((dl) => dl.reason.message), ['bad 2', 'bad 4']);
+      });
+
+      it('should skip ids that do not exist or are not well formed, and accept an empty list', async () => {
+        const q = queue('dlq-remove-skip');
+        const ids = await makeDead(q, 2);
+        assert.equal(await t().removeDeadLetters(q, []), 0);
+        assert.equal(await t().removeDeadLetters(q, [ids[0]!, ids[0]!, '1-0', 'nope']), 1);
+        assert.equal(await t().removeDeadLetters(q, [ids[0]!]), 0);
+        assert.equal(await t().removeDeadLetters(queue('dlq-remove-none'), ids), 0);
+        assert.deepEqual((await t().deadLetters(q)).map((dl) => dl.id), [ids[1]]);
+      });
+    });
+
+    describe('purgeDeadLetters', () => {
+      it("should delete every dead letter of the queue and no other queue's, and count them", async () => {
+        const q = queue('dlq-purge');
+        const other = queue('dlq-purge-other');
+        await makeDead(q, 3);
+        const kept = await makeDead(other, 1);
+        assert.equal(await t().purgeDeadLetters(q), 3);
+        assert.deepEqual(await t().deadLetters(q), []);
+        assert.equal(await t().purgeDeadLetters(q), 0);
+        assert.deepEqual((await t().deadLetters(other)).map((dl) => dl.id), kept);
+        assert.equal(await t().backlog(q, 'g'), 0);
+      });
+
+      it('should leave the queue usable: new dead letters are kept after a purge', async () => {
+        const q = queue('dlq-purge-again');
+        await makeDead(q, 2);
+        await t().purgeDeadLetters(q);
+        const [id] = await t().publish(q, [{ n: '9' }]);
+        const [d] = await take(q, 'g', 'c1');
+        await t().deadLetter(q, 'g', d!, { code: 'WEFT_TEST', message: 'again' });
+        assert.deepEqual((await t().deadLetters(q)).map((dl) => dl.originalId), [id]);
       });
     });
 

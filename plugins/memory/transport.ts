@@ -3,6 +3,7 @@ import {
   type ConsumeOptions,
   type DeadLetter,
   type DeadLetterReason,
+  type DeadLettersOptions,
   type Delivery,
   type Fields,
   type Outgoing,
@@ -229,10 +230,46 @@ export class MemoryTransport implements Transport {
   }
 
   /** {@inheritDoc Transport.deadLetters} Returns at most `count` (default 100), oldest first. */
-  async deadLetters(queue: string, count = 100): Promise<DeadLetter[]> {
+  async deadLetters(queue: string, count = 100, options: DeadLettersOptions = {}): Promise<DeadLetter[]> {
     this.open();
     const dead = this.queues.get(queue)?.dead ?? [];
-    return dead.slice(0, Math.max(0, count)).map((d) => ({ ...d, fields: copyFields(d.fields, false) }));
+    let start = 0;
+    if (options.after !== undefined) {
+      const after = parseId(options.after);
+      if (!after) throw new TransportError(`deadLetters: after must be an id like 1700000000000-0, got ${JSON.stringify(options.after)}`);
+      while (start < dead.length && compareIds(parseId(dead[start].id)!, after) <= 0) start++;
+    }
+    return dead.slice(start, start + Math.max(0, count)).map(copyDeadLetter);
+  }
+
+  /** {@inheritDoc Transport.findDeadLetter} */
+  async findDeadLetter(queue: string, id: string): Promise<DeadLetter | undefined> {
+    this.open();
+    const found = this.queues.get(queue)?.dead.find((d) => d.id === id);
+    return found && copyDeadLetter(found);
+  }
+
+  /** {@inheritDoc Transport.removeDeadLetters} */
+  async removeDeadLetters(queue: string, ids: readonly string[]): Promise<number> {
+    this.open();
+    const dead = this.queues.get(queue)?.dead;
+    if (!dead || ids.length === 0) return 0;
+    const remove = new Set(ids);
+    let removed = 0;
+    for (let i = dead.length - 1; i >= 0; i--) {
+      if (remove.has(dead[i].id)) {
+        dead.splice(i, 1);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** {@inheritDoc Transport.purgeDeadLetters} */
+  async purgeDeadLetters(queue: string): Promise<number> {
+    this.open();
+    const dead = this.queues.get(queue)?.dead;
+    return dead ? dead.splice(0).length : 0;
   }
 
   /** {@inheritDoc Transport.backlog} For a group that has not consumed yet: every retained message. */
@@ -372,6 +409,20 @@ export class MemoryTransport implements Transport {
       q.head = 0;
     }
   }
+}
+
+function copyDeadLetter(d: DeadLetter): DeadLetter {
+  return { ...d, fields: copyFields(d.fields, false) };
+}
+
+/** `<ms>-<seq>` as two numbers; `undefined` when malformed. */
+function parseId(id: string): [number, number] | undefined {
+  const m = /^(\d+)-(\d+)$/.exec(id);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+function compareIds(a: readonly [number, number], b: readonly [number, number]): number {
+  return a[0] - b[0] || a[1] - b[1];
 }
 
 function toDelivery(p: PendingEntry): Delivery {

@@ -4,6 +4,7 @@ import {
   type ConsumeOptions,
   type DeadLetter,
   type DeadLetterReason,
+  type DeadLettersOptions,
   type Delivery,
   type Fields,
   type Outgoing,
@@ -36,6 +37,8 @@ export const DeadLetterField = {
   DETAIL_PREFIX: 'dlq_detail_',
 } as const;
 
+/** A complete stream entry id, `<ms>-<seq>`. */
+const STREAM_ID = /^\d+-\d+$/;
 /** Most idle blocking connections kept for reuse; more concurrent blocking reads open more. */
 const MAX_IDLE_BLOCKERS = 8;
 /** Most `XAUTOCLAIM` rounds one `reclaim` call runs server-side (bounds the script's run time). */
@@ -255,7 +258,8 @@ function asRecord(x: unknown): Record<string, unknown> {
  * must be created), `ack` 1 (a pipeline of the follow-up `XADD`s then `XACK`; on a Cluster, one
  * per slot, the follow-ups in other slots first), `deadLetter` 1 (`MULTI XADD XACK EXEC`),
  * `reclaim` 1 and `touch` 1 (Lua), `backlog` 1 (a pipeline of `XLEN` and `XINFO GROUPS`),
- * `deadLetters` 1 (`XRANGE`). See docs/redis-streams.md.
+ * `deadLetters` 1 and `findDeadLetter` 1 (`XRANGE`), `removeDeadLetters` 1 (`XDEL`),
+ * `purgeDeadLetters` 1 (`MULTI XLEN DEL EXEC`). See docs/redis-streams.md.
  */
 export class RedisStreamsTransport implements Transport {
   /** Always `redis-streams`. */
@@ -597,40 +601,62 @@ export class RedisStreamsTransport implements Transport {
     }
   }
 
-  /** {@inheritDoc Transport.deadLetters} */
-  async deadLetters(queue: string, count = 100): Promise<DeadLetter[]> {
+  /** {@inheritDoc Transport.deadLetters} One `XRANGE` (from `(<after>` with `options.after`). */
+  async deadLetters(queue: string, count = 100, options: DeadLettersOptions = {}): Promise<DeadLetter[]> {
     this.assertOpen();
     positiveInt('count', count);
+    const from = options.after === undefined ? '-' : `(${options.after}`;
     let reply: unknown;
     try {
-      reply = await this.client.callBuffer('XRANGE', deadLetterKey(this.prefix, queue), '-', '+', 'COUNT', count);
+      reply = await this.client.callBuffer('XRANGE', deadLetterKey(this.prefix, queue), from, '+', 'COUNT', count);
     } catch (e) {
       throw failure('deadLetters', e);
     }
     const out: DeadLetter[] = [];
-    for (const entry of reply as [Buffer, Buffer[] | null][]) {
-      const [id, flat] = entry;
-      if (!flat) continue;
-      const all = this.fields(flat);
-      const fields: Record<string, string | Buffer> = {};
-      const details: Record<string, string> = {};
-      for (const [k, v] of Object.entries(all)) {
-        if (k.startsWith(DeadLetterField.DETAIL_PREFIX)) details[k.slice(DeadLetterField.DETAIL_PREFIX.length)] = str(v);
-        else if (!k.startsWith(DEAD_LETTER_FIELD_PREFIX)) fields[k] = v;
-      }
-      out.push({
-        id: str(id),
-        originalId: str(all[DeadLetterField.ORIGINAL_ID] ?? ''),
-        fields,
-        reason: {
-          code: str(all[DeadLetterField.CODE] ?? ''),
-          message: str(all[DeadLetterField.MESSAGE] ?? ''),
-          ...(Object.keys(details).length ? { details } : {}),
-        },
-        atMs: Number(str(all[DeadLetterField.AT_MS] ?? '0')),
-      });
+    for (const [id, flat] of reply as [Buffer, Buffer[] | null][]) {
+      if (flat) out.push(this.deadLetterOf(id, flat));
     }
     return out;
+  }
+
+  /** {@inheritDoc Transport.findDeadLetter} One `XRANGE <id> <id>`; no round trip for an id that is not a stream id. */
+  async findDeadLetter(queue: string, id: string): Promise<DeadLetter | undefined> {
+    this.assertOpen();
+    if (!STREAM_ID.test(id)) return undefined;
+    let reply: unknown;
+    try {
+      reply = await this.client.callBuffer('XRANGE', deadLetterKey(this.prefix, queue), id, id, 'COUNT', 1);
+    } catch (e) {
+      throw failure('findDeadLetter', e);
+    }
+    const [entry] = reply as [Buffer, Buffer[] | null][];
+    return entry?.[1] ? this.deadLetterOf(entry[0], entry[1]) : undefined;
+  }
+
+  /** {@inheritDoc Transport.removeDeadLetters} One `XDEL`; ids that are not stream ids are skipped without asking Redis. */
+  async removeDeadLetters(queue: string, ids: readonly string[]): Promise<number> {
+    this.assertOpen();
+    const valid = ids.filter((id) => STREAM_ID.test(id));
+    if (valid.length === 0) return 0;
+    try {
+      return Number(await this.client.call('XDEL', deadLetterKey(this.prefix, queue), ...valid));
+    } catch (e) {
+      throw failure('removeDeadLetters', e);
+    }
+  }
+
+  /** {@inheritDoc Transport.purgeDeadLetters} One `MULTI XLEN DEL EXEC` on the dead-letter stream. */
+  async purgeDeadLetters(queue: string): Promise<number> {
+    this.assertOpen();
+    const key = deadLetterKey(this.prefix, queue);
+    try {
+      const res = await this.client.multi().call('XLEN', key).call('DEL', key).exec();
+      if (!res) throw new Error('transaction aborted');
+      for (const [err] of res) if (err) throw err;
+      return Number(res[0]![1]);
+    } catch (e) {
+      throw failure('purgeDeadLetters', e);
+    }
   }
 
   /**
@@ -671,6 +697,28 @@ export class RedisStreamsTransport implements Transport {
 
   private assertOpen(): void {
     if (this.closed) throw new TransportError('redis-streams transport is closed');
+  }
+
+  /** A dead-letter stream entry as a {@link DeadLetter}: the original fields apart, the `dlq_*` fields as the reason. */
+  private deadLetterOf(id: Buffer, flat: readonly Buffer[]): DeadLetter {
+    const all = this.fields(flat);
+    const fields: Record<string, string | Buffer> = {};
+    const details: Record<string, string> = {};
+    for (const [k, v] of Object.entries(all)) {
+      if (k.startsWith(DeadLetterField.DETAIL_PREFIX)) details[k.slice(DeadLetterField.DETAIL_PREFIX.length)] = str(v);
+      else if (!k.startsWith(DEAD_LETTER_FIELD_PREFIX)) fields[k] = v;
+    }
+    return {
+      id: str(id),
+      originalId: str(all[DeadLetterField.ORIGINAL_ID] ?? ''),
+      fields,
+      reason: {
+        code: str(all[DeadLetterField.CODE] ?? ''),
+        message: str(all[DeadLetterField.MESSAGE] ?? ''),
+        ...(Object.keys(details).length ? { details } : {}),
+      },
+      atMs: Number(str(all[DeadLetterField.AT_MS] ?? '0')),
+    };
   }
 
   private xadd(key: string, fields: Fields, maxLen: number): Cmd {
