@@ -1,4 +1,5 @@
-import Redis, { Cluster, RedisOptions } from 'ioredis';
+import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
 import {
   TransportError,
   type ConsumeOptions,
@@ -11,7 +12,8 @@ import {
   type ReclaimOptions,
   type Transport,
 } from '../../core/runtime/transport';
-import { DEFAULT_PREFIX, type RedisClientLike } from './schema-store';
+import { DEFAULT_PREFIX } from './schema-store';
+import { clientFor, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 import { deadLetterKey, keySlot, streamKey } from './streams-keys';
 import { EncodedCommand, RespWriter } from './resp';
 import { ACK_FOLLOW, PUBLISH, READ_PACKED, RECLAIM, TOUCH, type LuaScript } from './streams-scripts';
@@ -65,7 +67,7 @@ export interface RedisStreamsTransportOptions {
    * client (a connection blocked in `XREADGROUP BLOCK` cannot serve other commands) and closes
    * itself. If the client has a `commandTimeout`, keep it above the longest `blockMs`.
    */
-  readonly redis?: string | RedisOptions | RedisClientLike;
+  readonly redis?: RedisConnection;
   /** Key prefix. Default `weft`. Producers and consumers must agree on it. */
   readonly prefix?: string;
   /**
@@ -91,12 +93,6 @@ export interface RedisStreamsTransportOptions {
 }
 
 type Cmd = [command: string, ...args: (string | Buffer | number)[]];
-
-function isClient(x: unknown): x is RedisClientLike {
-  if (x instanceof Redis || x instanceof Cluster) return true;
-  const o = x as { xreadgroupBuffer?: unknown; callBuffer?: unknown; duplicate?: unknown } | null;
-  return typeof o === 'object' && o !== null && typeof o.callBuffer === 'function' && typeof o.duplicate === 'function';
-}
 
 /**
  * Reads the MessagePack that `cmsgpack.pack` makes of a stream read: arrays and strings only.
@@ -294,17 +290,8 @@ export class RedisStreamsTransport implements Transport {
     const bin = options.binaryFields ?? 'all';
     this.allBinary = bin === 'all';
     this.binary = new Set(bin === 'all' ? [] : bin);
-    const conn = options.redis ?? 'redis://127.0.0.1:6379';
-    if (isClient(conn)) {
-      this.client = conn;
-      this.owned = false;
-    } else {
-      this.client = typeof conn === 'string'
-        ? new Redis(conn, { lazyConnect: true })
-        : new Redis({ ...conn, lazyConnect: true });
-      this.client.on('error', () => { /* surfaced by the failing command */ });
-      this.owned = true;
-    }
+    ({ client: this.client, owned: this.owned } = clientFor(options.redis));
+    if (this.owned) this.client.on('error', () => { /* surfaced by the failing command */ });
   }
 
   /** The keys of a queue: its stream and its dead-letter stream. */
@@ -341,19 +328,7 @@ export class RedisStreamsTransport implements Transport {
     for (const b of this.blockers) b.disconnect();
     this.blockers.clear();
     this.idleBlockers.length = 0;
-    if (!this.owned) return;
-    const c = this.client;
-    if (c.status === 'wait' || c.status === 'end') {
-      c.disconnect();
-      return;
-    }
-    const ended = new Promise<void>((resolve) => c.once('end', () => resolve()));
-    try {
-      await c.quit();
-    } catch {
-      c.disconnect();
-    }
-    await ended;
+    if (this.owned) await quitClient(this.client);
   }
 
   /** {@inheritDoc Transport.publish} */
