@@ -45,8 +45,8 @@ const STREAM_ID = /^\d+-\d+$/;
 const MAX_IDLE_BLOCKERS = 8;
 /** Most `XAUTOCLAIM` rounds one `reclaim` call runs server-side (bounds the script's run time). */
 const RECLAIM_ROUNDS = 16;
-/** Most messages one `PUBLISH` script call adds (bounds the script's run time to about a millisecond). */
-const PUBLISH_CHUNK = 1000;
+/** Most messages one `PUBLISH` script call adds: bounds how long one call holds Redis (about 1 ms). */
+const PUBLISH_CHUNK = 250;
 
 /** Options of {@link RedisStreamsTransport}. */
 export interface RedisStreamsTransportOptions {
