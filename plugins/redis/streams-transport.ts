@@ -145,6 +145,13 @@ class MsgpackReader {
   }
 }
 
+/** A plain command whose key is its first argument (XADD, XACK), hand-encoded. */
+function encoded(c: Cmd): EncodedCommand {
+  const w = new RespWriter(c.length, 512);
+  for (const a of c) w.bulk(a);
+  return new EncodedCommand(c[0].toLowerCase(), [c[1] as string], w.finish());
+}
+
 /** One call of a Lua script, written by {@link RespWriter}: its keys, then `argc` arguments. */
 interface ScriptCall {
   readonly keys: readonly string[];
@@ -433,7 +440,7 @@ export class RedisStreamsTransport implements Transport {
     try {
       if (!this.client.isCluster) {
         if (follow.length === 0) {
-          await this.client.call(...xack!);
+          await this.run(this.client, [xack!]);
           return;
         }
         // One script: the follow-ups, then the XACK. Its keys may span slots, which only a
@@ -709,15 +716,15 @@ export class RedisStreamsTransport implements Transport {
     if (cmds.length === 1) {
       const c = cmds[0]!;
       // One command (a single publish, a plain XACK): hand-encoded, unless the client prefixes keys.
-      if (!(client.options as { keyPrefix?: string }).keyPrefix) {
-        const w = new RespWriter(c.length, 512);
-        for (const a of c) w.bulk(a);
-        return [await client.sendCommand(new EncodedCommand(c[0].toLowerCase(), c.slice(1, 2) as string[], w.finish()))];
-      }
+      if (!(client.options as { keyPrefix?: string }).keyPrefix) return [await client.sendCommand(encoded(c))];
       return [await client.call(...c)];
     }
     const p = client.pipeline();
-    for (const c of cmds) p.call(...c);
+    const encode = !(client.options as { keyPrefix?: string }).keyPrefix;
+    for (const c of cmds) {
+      if (encode) (p as unknown as { sendCommand(c: EncodedCommand): unknown }).sendCommand(encoded(c));
+      else p.call(...c);
+    }
     const res = (await p.exec())!;
     const out: unknown[] = new Array(res.length);
     for (let i = 0; i < res.length; i++) {
