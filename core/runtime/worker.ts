@@ -213,7 +213,10 @@ export class Worker {
       if (batch.length < count) this.slotWaiters.shift()?.(); // slots it did not need go to the other lane
       // Let the tasks just started finish their synchronous part and their acks go out before this
       // lane's next read is written: a result is not held up behind a read that may block.
-      if (batch.length > 0) await new Promise<void>((r) => setImmediate(r));
+      if (batch.length > 0) {
+        await new Promise<void>((r) => setImmediate(r));
+        if (this.acks.size > 0) void this.flushAcks(); // this turn's results first, then the read
+      }
     }
     // A lane that stops hands its turn on, so a lane waiting for a slot notices the stop too.
     this.slotWaiters.shift()?.();
