@@ -211,11 +211,12 @@ export class Worker {
       this.reserved -= count;
       for (const d of batch) this.dispatch(queue, d);
       if (batch.length < count) this.slotWaiters.shift()?.(); // slots it did not need go to the other lane
-      // Let the tasks just started finish their synchronous part and their acks go out before this
-      // lane's next read is written: a result is not held up behind a read that may block.
+      // Let the tasks just started run their synchronous part before this lane reads again. At low
+      // load (a batch of one or two) their results go out first, ahead of a read that may block;
+      // under load the read goes first, so the next batch is on its way while Redis runs the acks.
       if (batch.length > 0) {
         await new Promise<void>((r) => setImmediate(r));
-        if (this.acks.size > 0) void this.flushAcks(); // this turn's results first, then the read
+        if (batch.length <= 2 && this.acks.size > 0) void this.flushAcks();
       }
     }
     // A lane that stops hands its turn on, so a lane waiting for a slot notices the stop too.
