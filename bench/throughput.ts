@@ -20,7 +20,7 @@
  *   one in flight BENCH_SAMPLES times: submit one task, wait for its result (worker concurrency 50);
  *                 in chunks of 250 per system, rotating → p50 / p99 in ms.
  *
- * Knobs: BENCH_N (20000), BENCH_ROUNDS (5), BENCH_N1 (2000), BENCH_SAMPLES (2000),
+ * Knobs: BENCH_N (20000), BENCH_ROUNDS (7), BENCH_N1 (2000), BENCH_SAMPLES (2000),
  * BENCH_WARMUP (300), BENCH_WARMUP_N (10000), BENCH_BULK (1000), BENCH_SYSTEMS (weft,bullmq,raw), BENCH_REDIS_URL or
  * REDIS_URL (redis://127.0.0.1:6379).
  *
@@ -40,7 +40,7 @@ const envInt = (name: string, fallback: number): number => {
 };
 
 const N = envInt('BENCH_N', 20_000);
-const ROUNDS = envInt('BENCH_ROUNDS', 5);
+const ROUNDS = envInt('BENCH_ROUNDS', 7);
 const N1 = envInt('BENCH_N1', 2_000);
 const SAMPLES = envInt('BENCH_SAMPLES', 2_000);
 const WARMUP = envInt('BENCH_WARMUP', 300);

@@ -39,6 +39,8 @@ export interface WorkerOptions {
 interface Slot {
   readonly queue: string;
   readonly id: string;
+  /** Its key in the in-flight map. */
+  readonly key: string;
   /** Created on first use (a task that reads `ctx.signal`, or a dispatch with a deadline). */
   abort?: AbortController;
 }
@@ -229,17 +231,26 @@ export class Worker {
       this.waiting.push({ queue, delivery: d });
       return;
     }
-    const slot: Slot = { queue, id: d.id };
-    const key = `${queue}\u0000${d.id}`;
-    this.inFlight.set(key, slot);
-    void this.handle(queue, d, slot).finally(() => {
-      this.inFlight.delete(key);
-      this.processed++;
-      const next = this.waiting.shift();
-      if (next) this.dispatch(next.queue, next.delivery);
-      else this.slotWaiters.shift()?.();
-      if (this.inFlight.size === 0 && this.waiting.length === 0) for (const w of this.idleWaiters.splice(0)) w();
-    });
+    const slot: Slot = { queue, id: d.id, key: `${queue}\u0000${d.id}` };
+    this.inFlight.set(slot.key, slot);
+    void this.runSlot(queue, d, slot);
+  }
+
+  /** Handles a delivery, then frees its slot: the next waiting delivery, or a reader, takes it. */
+  private async runSlot(queue: string, d: Delivery, slot: Slot): Promise<void> {
+    try {
+      await this.handle(queue, d, slot);
+    } catch (e) {
+      // handle() settles every delivery itself; this is a bug, not bad input. The delivery stays
+      // pending and is reclaimed after the visibility timeout.
+      this.deps.logger.error({ err: e, queue, messageId: d.id }, 'unexpected error while handling a delivery');
+    }
+    this.inFlight.delete(slot.key);
+    this.processed++;
+    const next = this.waiting.shift();
+    if (next) this.dispatch(next.queue, next.delivery);
+    else this.slotWaiters.shift()?.();
+    if (this.inFlight.size === 0 && this.waiting.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private async handle(queue: string, d: Delivery, slot: Slot): Promise<void> {
