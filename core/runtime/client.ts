@@ -207,7 +207,7 @@ export class Client {
     while (!this.closed && this.pending.size > 0) {
       let batch;
       try {
-        batch = await transport.consume(this.replyQueue, { group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs, ack: toAck });
+        batch = await transport.consume(this.replyQueue, { group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs, ack: toAck, trimAcked: true });
         toAck = [];
       } catch (e) {
         if (this.closed) break;

@@ -123,6 +123,13 @@ export interface ConsumeOptions {
    * returns nothing.
    */
   readonly ack?: readonly string[];
+  /**
+   * Also delete the entries `ack` acknowledges, and every older one, from the queue. Only for a
+   * queue whose sole reader is this consumer and which it acknowledges in order, such as a client's
+   * reply queue: the queue then holds only what is not read yet, instead of growing to its
+   * retention limit.
+   */
+  readonly trimAcked?: boolean;
 }
 
 /** Options of {@link Transport.reclaim}. */

@@ -298,6 +298,21 @@ export function transportConformance(name: string, factory: TransportFactory, op
         assert.deepEqual(await t().reclaim(q, { group: 'g', consumer: 'c2', minIdleMs: 0, count: 10 }), []);
       });
 
+      it('should delete what it acknowledges with trimAcked, and keep what is not read yet', async () => {
+        const q = queue('ack-trim');
+        const ids = await t().publish(q, [{ n: '1' }, { n: '2' }, { n: '3' }]);
+        assert.equal(await t().backlog(q, 'never-created'), 3, 'a group that does not exist would read every retained entry');
+        const first = await take(q, 'g', 'c1', 2);
+        assert.deepEqual(first.map((d) => d.id), ids.slice(0, 2));
+        const rest = await t().consume(q, { group: 'g', consumer: 'c1', count: 10, blockMs: 0, ack: first.map((d) => d.id), trimAcked: true });
+        assert.deepEqual(rest.map((d) => d.id), [ids[2]]);
+        assert.equal(await t().backlog(q, 'never-created'), 1, 'the two acknowledged entries are gone, the third is kept');
+        assert.equal(await t().backlog(q, 'g'), 1, 'the third is still pending');
+        await t().consume(q, { group: 'g', consumer: 'c1', count: 10, blockMs: 0, ack: [ids[2]!], trimAcked: true });
+        assert.equal(await t().backlog(q, 'never-created'), 0);
+        assert.equal(await t().backlog(q, 'g'), 0);
+      });
+
       it('should accept an empty id list and ids that are already acknowledged', async () => {
         const q = queue('ack-twice');
         const ids = await t().publish(q, [{ n: '1' }]);

@@ -152,6 +152,7 @@ export class MemoryTransport implements Transport {
     const g = this.group(q, group);
     if (options.ack?.length) {
       for (const id of options.ack) g.pending.delete(id);
+      if (options.trimAcked) this.dropUpTo(q, options.ack);
       this.trim(queue, q);
     }
     const got = this.deliver(q, g, consumer, count);
@@ -372,6 +373,31 @@ export class MemoryTransport implements Transport {
   }
 
   /** Drops the oldest messages every group has received and acked, while the queue is over its bound. */
+  /** Drops every retained entry up to the newest of `ids` (`trimAcked`: the reader owns the queue). */
+  private dropUpTo(q: QueueState, ids: readonly string[]): void {
+    let last = -1;
+    for (const id of ids) {
+      const e = q.byId.get(id);
+      if (e && e.n > last) last = e.n;
+    }
+    // Never an entry another group has not settled: their counts stay right even if misused.
+    let minCursor = Infinity;
+    for (const g of q.groups.values()) minCursor = Math.min(minCursor, g.cursor);
+    const settled = (e: Entry): boolean => {
+      if (e.n > minCursor) return false;
+      for (const g of q.groups.values()) if (g.pending.has(e.id)) return false;
+      return true;
+    };
+    while (q.head < q.entries.length && q.entries[q.head].n <= last && settled(q.entries[q.head])) {
+      q.byId.delete(q.entries[q.head].id);
+      q.head++;
+    }
+    if (q.head > 1024 && q.head * 2 > q.entries.length) {
+      q.entries = q.entries.slice(q.head);
+      q.head = 0;
+    }
+  }
+
   private trim(name: string, q: QueueState): void {
     const max = this.options.queueMaxLen?.[name] ?? this.options.maxLen;
     if (max === undefined || q.groups.size === 0) return;

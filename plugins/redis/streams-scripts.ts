@@ -152,18 +152,20 @@ return acked
  * docs/redis-streams.md). The consumer uses it while a backlog lasts, and a blocking
  * `XREADGROUP` when the queue runs dry (scripts cannot block).
  *
- * KEYS[1] stream. ARGV: group, consumer, count, then ids to `XACK` before reading (the consumer's
- * previous batch). Returns `false` when there is nothing new, else the MessagePack array of entries,
+ * KEYS[1] stream. ARGV: group, consumer, count, a `MINID` threshold or `''`, then ids to `XACK`
+ * before reading (the consumer's previous batch); with a threshold, `XTRIM MINID` then deletes the
+ * entries below it (`trimAcked`). Returns `false` when there is nothing new, else the MessagePack array of entries,
  * each `[id, [name, value, name, value, ...]]`, every id, name and value a MessagePack string.
  */
 export const READ_PACKED = script(`
-if #ARGV > 3 then
-  local i = 4
+if #ARGV > 4 then
+  local i = 5
   while i <= #ARGV do
     local last = math.min(i + 999, #ARGV)
     redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, last))
     i = last + 1
   end
+  if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[4]) end
 end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
 if not r or not r[1] or #r[1][2] == 0 then return false end

@@ -174,6 +174,27 @@ function decodeCommand(b: Buffer): [string, ...Buffer[]] {
   return [args[0]!.toString('latin1'), ...args.slice(1)];
 }
 
+/**
+ * The `XTRIM MINID` threshold that deletes every entry up to the newest of `ids` (inclusive): the
+ * id right after it. Ids that are not `<ms>-<seq>` are ignored; `''` when none is.
+ */
+export function trimThreshold(ids: readonly string[]): string {
+  let ms = -1n;
+  let seq = -1n;
+  for (const id of ids) {
+    const m = /^(\d+)-(\d+)$/.exec(id);
+    if (!m) continue;
+    const a = BigInt(m[1]!);
+    const b = BigInt(m[2]!);
+    if (a > ms || (a === ms && b > seq)) {
+      ms = a;
+      seq = b;
+    }
+  }
+  if (ms < 0n) return '';
+  return seq >= 0xffffffffffffffffn ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
+}
+
 /** The field names every message has, in the same order; `undefined` when they differ. */
 function sharedNames(messages: readonly Fields[]): string[] | undefined {
   const names = Object.keys(messages[0]!);
@@ -384,8 +405,9 @@ export class RedisStreamsTransport implements Transport {
     // cannot block, so an empty queue goes back to the blocking XREADGROUP below.
     const hint = `${key}\u0000${options.group}\u0000${options.consumer}`;
     let ack = options.ack ?? [];
+    const minId = options.trimAcked && ack.length ? trimThreshold(ack) : '';
     if (blockMs === 0 || this.backlogged.has(hint)) {
-      const got = await this.readPacked(key, options.group, options.consumer, count, ack);
+      const got = await this.readPacked(key, options.group, options.consumer, count, ack, minId);
       ack = [];
       if (got.length > 1) this.backlogged.add(hint);
       else this.backlogged.delete(hint);
@@ -407,6 +429,7 @@ export class RedisStreamsTransport implements Transport {
             // deleted under us) shows in the XREADGROUP result too; otherwise unacknowledged
             // messages are only redelivered later: at-least-once.
             conn.call('XACK', key, options.group, ...acked).catch(() => undefined);
+            if (minId) conn.call('XTRIM', key, 'MINID', minId).catch(() => undefined);
             reply = await conn.callBuffer('XREADGROUP', ...args);
           } else {
             reply = await conn.callBuffer('XREADGROUP', ...args);
@@ -836,10 +859,10 @@ export class RedisStreamsTransport implements Transport {
   }
 
   /** A non-blocking packed read ({@link READ_PACKED}), creating the group on demand. */
-  private async readPacked(key: string, group: string, consumer: string, count: number, ack: readonly string[]): Promise<Delivery[]> {
+  private async readPacked(key: string, group: string, consumer: string, count: number, ack: readonly string[], minId = ''): Promise<Delivery[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const reply = await this.eval(READ_PACKED, key, [group, consumer, count, ...ack]);
+        const reply = await this.eval(READ_PACKED, key, [group, consumer, count, minId, ...ack]);
         return Buffer.isBuffer(reply) ? this.unpack(reply) : [];
       } catch (e) {
         if (this.closed) return [];

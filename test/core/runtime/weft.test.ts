@@ -92,6 +92,18 @@ for (const backend of backends) {
         const results = await Promise.all(handles.map((h) => h.result()));
         expect(results.map((r) => r.doubled)).to.deep.equal(Array.from({ length: 200 }, (_, i) => BigInt(i) * 2n));
       });
+
+      it('should keep its reply queue down to the replies not read yet', async () => {
+        const client = (producer as unknown as { client: { replyQueue: string } }).client;
+        for (let round = 0; round < 3; round++) {
+          const handles = await producer.submitMany(DoubleTask, Array.from({ length: 300 }, (_, i) => input(BigInt(i), `r${round}-${i}`)));
+          await Promise.all(handles.map((h) => h.result()));
+        }
+        // A group that never read the reply queue would get every entry still retained: only the
+        // last batch, acknowledged (and deleted) with the next read, may be left.
+        const retained = await producer.app.transport.backlog(client.replyQueue, 'never-read');
+        expect(retained).to.be.below(300);
+      });
     });
 
     describe('worker', () => {

@@ -17,6 +17,7 @@ import {
   keySlot,
   streamKey,
 } from '../../../plugins/redis';
+import { trimThreshold } from '../../../plugins/redis/streams-transport';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
 import { startPrivateRedis } from '../../helpers/redis-server';
 
@@ -681,3 +682,12 @@ async function startTlsRedis(): Promise<{ port: number; ca: Buffer; stop(): Prom
   await stop();
   throw new Error('redis-server with --tls-port did not answer over TLS within 5 s');
 }
+
+describe('trimThreshold', () => {
+  it('should return the id right after the newest id, across milliseconds and sequences', () => {
+    expect(trimThreshold(['5-3', '12-0', '12-7', '9-99'])).to.equal('12-8');
+    expect(trimThreshold(['1700000000000-18446744073709551615'])).to.equal('1700000000001-0');
+    expect(trimThreshold(['not-an-id', ''])).to.equal('');
+    expect(trimThreshold([])).to.equal('');
+  });
+});
