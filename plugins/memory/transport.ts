@@ -87,6 +87,17 @@ interface QueueState {
   readonly waiters: Waiter[];
 }
 
+/** Whether an entry is settled: delivered to every group of the queue and pending in none. */
+function settledIn(q: QueueState): (e: Entry) => boolean {
+  let minCursor = Infinity;
+  for (const g of q.groups.values()) minCursor = Math.min(minCursor, g.cursor);
+  return (e) => {
+    if (e.n > minCursor) return false;
+    for (const g of q.groups.values()) if (g.pending.has(e.id)) return false;
+    return true;
+  };
+}
+
 /**
  * An in-process {@link Transport}: the embedded default, for one machine and for tests.
  *
@@ -381,13 +392,7 @@ export class MemoryTransport implements Transport {
       if (e && e.n > last) last = e.n;
     }
     // Never an entry another group has not settled: their counts stay right even if misused.
-    let minCursor = Infinity;
-    for (const g of q.groups.values()) minCursor = Math.min(minCursor, g.cursor);
-    const settled = (e: Entry): boolean => {
-      if (e.n > minCursor) return false;
-      for (const g of q.groups.values()) if (g.pending.has(e.id)) return false;
-      return true;
-    };
+    const settled = settledIn(q);
     while (q.head < q.entries.length && q.entries[q.head].n <= last && settled(q.entries[q.head])) {
       q.byId.delete(q.entries[q.head].id);
       q.head++;
@@ -403,13 +408,7 @@ export class MemoryTransport implements Transport {
     if (max === undefined || q.groups.size === 0) return;
     let excess = q.entries.length - q.head - max;
     if (excess <= 0) return;
-    let minCursor = Infinity;
-    for (const g of q.groups.values()) minCursor = Math.min(minCursor, g.cursor);
-    const settled = (e: Entry): boolean => {
-      if (e.n > minCursor) return false;
-      for (const g of q.groups.values()) if (g.pending.has(e.id)) return false;
-      return true;
-    };
+    const settled = settledIn(q);
     // Fast path: the oldest messages are settled (acks mostly come in order).
     while (excess > 0 && q.head < q.entries.length && settled(q.entries[q.head])) {
       q.byId.delete(q.entries[q.head].id);
