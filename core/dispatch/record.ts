@@ -91,15 +91,8 @@ export function newRecordFrom(input: NewDispatchRecord): DispatchRecord {
   return record;
 }
 
-/** A {@link DispatchTransition} after {@link checkTransition}: copies, checked. */
-export interface CheckedTransition {
-  readonly from: DispatchState;
-  readonly to: DispatchState;
-  readonly nowMs: number;
-  readonly attempt?: number;
-  readonly error?: DispatchFailure;
-  readonly result?: DispatchResult;
-}
+/** A {@link DispatchTransition} after {@link checkTransition}: the same shape, its values copied and checked. */
+export type CheckedTransition = DispatchTransition;
 
 /**
  * Checks a transition request: the key, then the edge (throwing `IllegalTransitionError` for one

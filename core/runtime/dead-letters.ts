@@ -1,6 +1,6 @@
 import { WeftError } from '../errors';
 import { ProtoJsonDecoder } from '../schema/proto-json';
-import { WireField } from '../tasks/wire';
+import { ENVELOPE_INVALID_CODE, WireField } from '../tasks/wire';
 import { codeOf, messageOf } from './errors';
 import type { DeadLetter, Fields, Transport } from './transport';
 
@@ -183,7 +183,7 @@ export class DeadLetters {
     const type = text(fields[WireField.TYPE]);
     const payload = fields[WireField.PAYLOAD];
     if (!schemaId || !type || payload === undefined) {
-      return { error: { code: 'WEFT_ENVELOPE_INVALID', message: "the message lacks 'schema_id', 'type' or 'payload'" } };
+      return { error: { code: ENVELOPE_INVALID_CODE, message: "the message lacks 'schema_id', 'type' or 'payload'" } };
     }
     try {
       const schema = await this.deps.schemas.resolve(schemaId);

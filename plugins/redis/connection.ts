@@ -41,9 +41,13 @@ export async function connectOwned(client: RedisClientLike): Promise<void> {
   if (client.status === 'wait') await client.connect();
 }
 
-/** Closes a client: `QUIT` after the replies of commands already sent, or a disconnect when it is not connected. */
+/**
+ * Closes a client: `QUIT` after the replies of commands already sent when it is connected; a plain
+ * disconnect, with no round trip, when it never connected, is still connecting or is retrying.
+ */
 export async function quitClient(client: RedisClientLike): Promise<void> {
-  if (client.status === 'wait' || client.status === 'end') {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready' && client.status !== 'connect') {
     client.disconnect();
     return;
   }

@@ -5,6 +5,7 @@ import { PluginInvalidError } from '../../core/app/errors';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
 import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
 import { RedisDispatchStore } from './dispatch-store';
+import { quitClient } from './connection';
 import { RedisSchemaStore, type RedisClientLike } from './schema-store';
 import { RedisStreamsTransport, type RedisStreamsTransportOptions } from './streams-transport';
 import { WireField } from '../../core/tasks/wire';
@@ -145,18 +146,6 @@ async function release(state: AppState): Promise<void> {
       errors.push(e);
     }
   }
-  const c = state.owned;
-  if (c && c.status === 'ready') {
-    const ended = new Promise<void>((resolve) => c.once('end', () => resolve()));
-    try {
-      await c.quit();
-    } catch {
-      c.disconnect();
-    }
-    await ended;
-  } else if (c && c.status !== 'end') {
-    // Not connected (never started, still connecting, or retrying): stop it without a round trip.
-    c.disconnect();
-  }
+  if (state.owned) await quitClient(state.owned);
   if (errors.length) throw errors[0];
 }

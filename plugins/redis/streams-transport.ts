@@ -298,6 +298,11 @@ export class RedisStreamsTransport implements Transport {
   readonly deadLetterMaxLen: number;
 
   private readonly owned: boolean;
+  /**
+   * Whether commands are written by `RespWriter` (see `resp.ts`). Not for a client with an ioredis
+   * `keyPrefix`: ioredis must see the arguments to prefix the keys.
+   */
+  private readonly handEncoded: boolean;
   private readonly allBinary: boolean;
   private readonly binary: ReadonlySet<string>;
   private readonly idleBlockers: RedisClientLike[] = [];
@@ -319,6 +324,7 @@ export class RedisStreamsTransport implements Transport {
     this.allBinary = bin === 'all';
     this.binary = new Set(bin === 'all' ? [] : bin);
     ({ client: this.client, owned: this.owned } = clientFor(options.redis));
+    this.handEncoded = !(this.client.options as { keyPrefix?: string }).keyPrefix;
     if (this.owned) this.client.on('error', () => { /* surfaced by the failing command */ });
   }
 
@@ -739,13 +745,12 @@ export class RedisStreamsTransport implements Transport {
     if (cmds.length === 1) {
       const c = cmds[0]!;
       // One command (a single publish, a plain XACK): hand-encoded, unless the client prefixes keys.
-      if (!(client.options as { keyPrefix?: string }).keyPrefix) return [await client.sendCommand(encoded(c))];
+      if (this.handEncoded) return [await client.sendCommand(encoded(c))];
       return [await client.call(...c)];
     }
     const p = client.pipeline();
-    const encode = !(client.options as { keyPrefix?: string }).keyPrefix;
     for (const c of cmds) {
-      if (encode) (p as unknown as { sendCommand(c: EncodedCommand): unknown }).sendCommand(encoded(c));
+      if (this.handEncoded) (p as unknown as { sendCommand(c: EncodedCommand): unknown }).sendCommand(encoded(c));
       else p.call(...c);
     }
     const res = (await p.exec())!;
@@ -805,19 +810,23 @@ export class RedisStreamsTransport implements Transport {
     w.bulk(c.keys.length);
     for (const k of c.keys) w.bulk(k);
     c.write(w);
-    if (!(this.client.options as { keyPrefix?: string }).keyPrefix) {
+    if (this.handEncoded) {
       return new EncodedCommand(useEval ? 'eval' : 'evalsha', [head, String(c.keys.length), ...c.keys], w.finish());
     }
     return decodeCommand(w.finish());
   }
 
+  /** One call of a one-key script, through {@link runScripts} (hand-encoding and the `NOSCRIPT` fallback). */
   private async eval(s: LuaScript, key: string, args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await this.client.callBuffer('EVALSHA', s.sha, 1, key, ...args);
-    } catch (e) {
-      if (!errorText(e).startsWith('NOSCRIPT')) throw e;
-      return await this.client.callBuffer('EVAL', s.lua, 1, key, ...args);
-    }
+    const [reply] = await this.runScripts(s, [{
+      keys: [key],
+      argc: args.length,
+      sizeHint: 128 + args.length * 24,
+      write(w) {
+        for (const a of args) w.bulk(a);
+      },
+    }]);
+    return reply;
   }
 
   private async createGroup(key: string, group: string): Promise<void> {

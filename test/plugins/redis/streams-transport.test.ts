@@ -531,6 +531,32 @@ describe('RedisStreamsTransport', () => {
     });
   });
 
+  describe('a client with an ioredis keyPrefix', () => {
+    it('should publish, read packed and blocking, ack with follow-ups and reclaim, all under the prefix', async () => {
+      const prefixed = new Redis(REDIS_URL, { keyPrefix: 'kp:' });
+      const x = new RedisStreamsTransport({ redis: prefixed, prefix });
+      try {
+        const ids = await x.publish('kq', [{ n: '1', payload: Buffer.from([1]) }, { n: '2', payload: Buffer.from([2]) }]);
+        expect(await redis.xlen(`kp:${x.keys('kq').stream}`)).to.equal(2);
+        expect(await redis.exists(x.keys('kq').stream)).to.equal(0);
+        const got = await x.consume('kq', { group: 'g', consumer: 'c', count: 10, blockMs: 0 });
+        expect(got.map((d) => d.id)).to.deep.equal(ids);
+        await x.ack('kq', 'g', [ids[0]!], [{ queue: 'kq-out', fields: { r: 'ok' } }, { queue: 'kq-out', fields: { r: 'ok2' } }]);
+        expect(await redis.xlen(`kp:${x.keys('kq-out').stream}`)).to.equal(2);
+        expect(await x.reclaim('kq', { group: 'g', consumer: 'c2', minIdleMs: 0, count: 10 })).to.have.length(1);
+        const waiting = x.consume('kq', { group: 'g', consumer: 'c', count: 10, blockMs: 2000, ack: [ids[1]!] });
+        await sleep(30);
+        const [late] = await x.publish('kq', [{ n: '3' }]);
+        expect((await waiting).map((d) => d.id)).to.deep.equal([late]);
+        expect(await x.backlog('kq', 'g')).to.equal(1);
+      } finally {
+        await x.close();
+        await deletePrefix(redis, `kp:${prefix}`);
+        prefixed.disconnect();
+      }
+    });
+  });
+
   describe('close', () => {
     it('should make a blocked consume return [] promptly and resolve', async () => {
       const x = new RedisStreamsTransport({ redis: REDIS_URL, prefix });
