@@ -4,6 +4,8 @@ import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { SchemaStore } from '../registry/schema-store';
 import type { Transport } from '../runtime/transport';
+import type { DispatchStore } from '../dispatch/store';
+import type { DispatchLedger } from '../dispatch/ledger';
 import { MetadataKeys } from '../../decorators/keys';
 import { WeftError } from '../errors';
 import { createLogger } from '../observability/logger';
@@ -14,7 +16,7 @@ import {
   TaskResolveError,
 } from './errors';
 import type { Plugin, PluginContext, PluginInput } from './plugin';
-import { LOGGER, PORTS, PORT_NAMES, SCHEMA_STORE, TRANSPORT, WEFT_CONFIG, type PortName } from './tokens';
+import { DISPATCH_LEDGER, DISPATCH_STORE, LOGGER, PORTS, PORT_NAMES, SCHEMA_STORE, TRANSPORT, WEFT_CONFIG, type PortName } from './tokens';
 import { validatePlugins } from './validate';
 
 /** A class the container can build. */
@@ -38,7 +40,7 @@ export interface BootstrapOptions {
    * The app never registers anything in the parent; it only reads through to it.
    */
   readonly parent?: DependencyContainer;
-  /** Ports that must be filled. Default `['transport', 'schemaStore']` (what client and worker need). */
+  /** Ports that must be filled. Default `['transport', 'schemaStore', 'dispatchStore']` (what client and worker need). */
   readonly requiredPorts?: readonly PortName[];
 }
 
@@ -179,6 +181,16 @@ export class WeftApp {
   /** The app's {@link SchemaStore}. */
   get schemaStore(): SchemaStore {
     return this.resolve<SchemaStore>(SCHEMA_STORE);
+  }
+
+  /** The app's {@link DispatchStore}. */
+  get dispatchStore(): DispatchStore {
+    return this.resolve<DispatchStore>(DISPATCH_STORE);
+  }
+
+  /** The ledger a plugin provides, or `undefined` (the runtime then composes one). */
+  get dispatchLedger(): DispatchLedger | undefined {
+    return this.has('dispatchLedger') ? this.resolve<DispatchLedger>(DISPATCH_LEDGER) : undefined;
   }
 
   /** `true` when some plugin (or the bootstrap, for `logger`) filled the port. */

@@ -32,6 +32,13 @@ export const SCHEMA_STORE: unique symbol = Symbol.for('weft.schemaStore');
 /** The DispatchStore port (per-item state machine, seed 002; `core/dispatch/store.ts`). The memory and redis plugins provide it. */
 export const DISPATCH_STORE: unique symbol = Symbol.for('weft.dispatchStore');
 
+/**
+ * The DispatchLedger port (`core/dispatch/ledger.ts`): optional. A plugin that can pair record
+ * transitions with queue operations atomically provides one; otherwise the runtime composes the
+ * app's DispatchStore and Transport into a `StoreLedger`.
+ */
+export const DISPATCH_LEDGER: unique symbol = Symbol.for('weft.dispatchLedger');
+
 /** The ResultStore port (task outputs awaited by clients). Reserved: the port is not written yet. */
 export const RESULT_STORE: unique symbol = Symbol.for('weft.resultStore');
 
@@ -57,7 +64,7 @@ export const TASK_CONTEXT: unique symbol = Symbol.for('weft.taskContext');
  * The name of a port a plugin can fill, as written in `Plugin.provides` and
  * `Plugin.requires`.
  */
-export type PortName = 'transport' | 'schemaStore' | 'dispatchStore' | 'resultStore' | 'taskResolvers' | 'logger';
+export type PortName = 'transport' | 'schemaStore' | 'dispatchStore' | 'dispatchLedger' | 'resultStore' | 'taskResolvers' | 'logger';
 
 /** What the bootstrap knows about one port. */
 export interface PortSpec {
@@ -84,6 +91,7 @@ export const PORTS: Readonly<Record<PortName, PortSpec>> = Object.freeze({
   transport: { token: TRANSPORT, multiple: false, description: 'moves task messages between producers and workers' },
   schemaStore: { token: SCHEMA_STORE, multiple: false, description: 'stores schemas shared by every machine' },
   dispatchStore: { token: DISPATCH_STORE, multiple: false, description: 'records the per-item dispatch state machine' },
+  dispatchLedger: { token: DISPATCH_LEDGER, multiple: false, description: 'pairs dispatch record transitions with queue operations (optional)' },
   resultStore: { token: RESULT_STORE, multiple: false, description: 'keeps task outputs for clients awaiting them' },
   taskResolvers: { token: TASK_RESOLVERS, multiple: true, description: 'turns envelopes into task classes' },
   logger: { token: LOGGER, multiple: false, description: 'the app\'s pino logger (a default is provided)' },
@@ -97,7 +105,7 @@ export const PORT_NAMES: readonly PortName[] = Object.freeze(Object.keys(PORTS) 
  * that leaves one of them empty (`WEFT_PORT_MISSING`), unless told otherwise with
  * `BootstrapOptions.requiredPorts`.
  */
-export const RUNTIME_PORTS: readonly PortName[] = Object.freeze(['transport', 'schemaStore'] as PortName[]);
+export const RUNTIME_PORTS: readonly PortName[] = Object.freeze(['transport', 'schemaStore', 'dispatchStore'] as PortName[]);
 
 /** `true` when `name` is one of {@link PORT_NAMES}. */
 export function isPortName(name: unknown): name is PortName {

@@ -9,7 +9,7 @@ import { isValidRange, parseVersion, satisfies } from './version';
 /** Options of {@link validatePlugins}. */
 export interface ValidateOptions {
   /**
-   * Ports that must be filled. Default {@link RUNTIME_PORTS} (`transport`, `schemaStore`). `logger`
+   * Ports that must be filled. Default {@link RUNTIME_PORTS} (`transport`, `schemaStore`, `dispatchStore`). `logger`
    * is always filled (the bootstrap provides a default), so listing it changes nothing.
    */
   readonly requiredPorts?: readonly PortName[];
@@ -71,7 +71,7 @@ export function validatePlugins(plugins: readonly Plugin[], options: ValidateOpt
 
   for (const port of options.requiredPorts ?? RUNTIME_PORTS) {
     if (port !== 'logger' && !providers.has(port)) {
-      throw new PortMissingError(port, 'the Weft runtime', port === 'transport' || port === 'schemaStore'
+      throw new PortMissingError(port, 'the Weft runtime', port === 'transport' || port === 'schemaStore' || port === 'dispatchStore'
         ? EMBEDDED_HINT
         : `Add a plugin that provides "${port}" (${PORTS[port].description}).`);
     }

@@ -74,6 +74,9 @@ export function newRecordFrom(input: NewDispatchRecord): DispatchRecord {
   checkAttempt(attempt);
   if (input.deadlineMs !== undefined) checkMs('deadlineMs', input.deadlineMs);
   checkMs('nowMs', input.nowMs);
+  if (input.queue !== undefined && (typeof input.queue !== 'string' || input.queue === '')) {
+    throw new DispatchArgumentError(`queue must be a non-empty string when given, got ${describeValue(input.queue)}`);
+  }
   const record: DispatchRecord = {
     executionId: input.executionId,
     stepId: input.stepId,
@@ -85,6 +88,7 @@ export function newRecordFrom(input: NewDispatchRecord): DispatchRecord {
     createdAtMs: input.nowMs,
     updatedAtMs: input.nowMs,
     envelope: copyEnvelope(input.envelope),
+    ...(input.queue === undefined ? {} : { queue: input.queue }),
     history: [],
     transitionCount: 0,
   };

@@ -167,6 +167,8 @@ export const FINAL_ERROR_CODES: readonly string[] = Object.freeze([
   ErrorCode.SCHEMA_CORRUPT,
   RuntimeErrorCode.SCHEMA_TYPE_MISMATCH,
   RuntimeErrorCode.DEADLINE_EXCEEDED,
+  RuntimeErrorCode.OUTPUT_INVALID,
+  RuntimeErrorCode.TASK_INSTANTIATION_FAILED,
   TaskErrorCode.TASK_UNKNOWN,
   TaskErrorCode.TASK_REF_INVALID,
   TaskErrorCode.RESOLVER_UNKNOWN,

@@ -41,13 +41,14 @@ export interface DispatchTransitionRule {
   readonly to: DispatchState;
   /** When the runtime takes this edge. */
   readonly when: string;
-  /** `seed-002` for the edges the seed lists, `weft` for the two Weft adds. */
+  /** `seed-002` for the edges the seed lists, `weft` for the three Weft adds. */
   readonly source: 'seed-002' | 'weft';
 }
 
 /**
  * Every allowed transition. Anything not listed (including a state to itself, and any edge out
- * of a terminal state) is illegal. docs/dispatch.md shows the same table.
+ * of `ACKED`) is illegal. `FAILED_FINAL` is left only by an operator's dead-letter replay; recovery
+ * treats it as terminal. docs/dispatch.md shows the same table.
  */
 export const DISPATCH_TRANSITIONS: readonly DispatchTransitionRule[] = Object.freeze([
   { from: 'PENDING', to: 'SENT', when: 'wire dispatch starts', source: 'seed-002' },
@@ -57,6 +58,7 @@ export const DISPATCH_TRANSITIONS: readonly DispatchTransitionRule[] = Object.fr
   { from: 'FAILED_RETRYABLE', to: 'SENT', when: 'redelivery starts (retry attempt incremented)', source: 'seed-002' },
   { from: 'PENDING', to: 'FAILED_FINAL', when: 'the absolute deadline passed (or the item was refused) before anything was sent', source: 'weft' },
   { from: 'FAILED_RETRYABLE', to: 'FAILED_FINAL', when: 'retries are exhausted or the deadline passed before the redelivery', source: 'weft' },
+  { from: 'FAILED_FINAL', to: 'SENT', when: 'an operator replays the dead letter (a new attempt of the same work)', source: 'weft' },
 ].map((r) => Object.freeze(r as DispatchTransitionRule)));
 
 const ALLOWED: ReadonlySet<string> = new Set(DISPATCH_TRANSITIONS.map((r) => `${r.from}>${r.to}`));

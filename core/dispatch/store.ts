@@ -61,6 +61,8 @@ export interface DispatchRecord extends DispatchKey {
   readonly lastError?: DispatchFailure;
   /** The newest {@link DISPATCH_HISTORY_LIMIT} transitions, oldest first. */
   readonly history: readonly DispatchHistoryEntry[];
+  /** The queue the envelope is published to, when the record was created with one (recovery needs it). */
+  readonly queue?: string;
   /** How many transitions the record has had in all; larger than `history.length` once truncated. */
   readonly transitionCount: number;
 }
@@ -72,6 +74,8 @@ export interface NewDispatchRecord extends DispatchKey {
   readonly attempt?: number;
   readonly deadlineMs?: number;
   readonly envelope: DispatchEnvelope;
+  /** The queue the envelope goes to. Optional for the store; the runtime always sets it. */
+  readonly queue?: string;
   /** The creation time, epoch ms: becomes `createdAtMs` and `updatedAtMs`. */
   readonly nowMs: number;
 }

@@ -3,6 +3,10 @@ import type { Logger } from 'pino';
 import { WeftError } from '../errors';
 import type { Schema } from '../schema/schema';
 import { toFields } from '../tasks/wire';
+import type { DispatchLedger, LedgerItem, LedgerView } from '../dispatch/ledger';
+import { idempotencyKey } from '../dispatch/idempotency';
+import { DispatchState, isTerminalState } from '../dispatch/state';
+import type { DispatchKey } from '../dispatch/key';
 import type { RuntimeTaskDefinition } from './context';
 import { ClientClosedError, RemoteTaskError } from './errors';
 import { parseReply, Reply } from './reply';
@@ -14,10 +18,34 @@ export interface ClientDeps {
   readonly transport: Transport;
   readonly schemas: { resolve(id: string): Promise<unknown>; ensure(schema: Schema): Promise<unknown> };
   readonly logger: Logger;
+  /** Durable dispatch: every submit is recorded, and a duplicate is not sent again. */
+  readonly ledger: DispatchLedger;
 }
 
 /** Per-submit options. */
-export interface SubmitOptions {
+export interface SubmitOptions<I = unknown> {
+  /**
+   * The business identity of the work, e.g. an order id. Work with the same identity is the same
+   * work: submitting it again (from any process) does not run it again, and the duplicate's handle
+   * gets the first one's result. A string applies to every item of a `submitMany` batch, told apart
+   * by their lineage index (0, 1, 2...); a function gives each item its own key.
+   *
+   * Omitted: every submit is new work, identified by a generated execution id.
+   */
+  readonly businessKey?: string | ((input: I, index: number) => string);
+  /** The pipeline's stable name, part of the idempotency key. Default: the task name. */
+  readonly pipeline?: string;
+  /** The step's stable name, part of the idempotency key and of the record key. Default: the task name. */
+  readonly step?: string;
+  /** The lineage index of the first item (see `idempotencyKey`). Default 0. */
+  readonly lineageIndex?: number;
+  /**
+   * The execution the items belong to. Default: derived from `pipeline` and `businessKey`
+   * (so a resubmit lands on the same record), or a new id without a business key.
+   */
+  readonly executionId?: string;
+  /** The item that dispatched this one, for lineage. */
+  readonly parentItemId?: string;
   /** Ties related work together in logs and traces. Default: the execution id. */
   readonly correlationId?: string;
   /** Absolute deadline, epoch ms. The task is not started after it and is aborted at it. */
@@ -54,8 +82,20 @@ export class TaskHandle<O> {
   private done?: Promise<O>;
   private settle?: { resolve: (v: O) => void; reject: (e: unknown) => void };
 
+  /**
+   * `true` when the submit found the same work already recorded and sent nothing: the handle
+   * follows the first dispatch.
+   */
+  deduplicated = false;
+
   /** @internal */
-  constructor(readonly executionId: string, readonly task: string, private readonly awaited: boolean) {}
+  constructor(
+    readonly executionId: string,
+    /** The item's deterministic idempotency key. */
+    readonly idempotencyKey: string,
+    readonly task: string,
+    private readonly awaited: boolean,
+  ) {}
 
   /** The typed output, or a rejection with a coded error carrying the remote error's code and message. */
   result(): Promise<O> {
@@ -113,18 +153,31 @@ export class TaskHandle<O> {
 
 interface Pending { readonly handle: TaskHandle<unknown>; readonly def: RuntimeTaskDefinition }
 
+/** The step name reserved for deriving an execution id from a business key. */
+export const EXECUTION_STEP = '$execution';
+
+/** How often a client looks up a duplicate that was still in flight when it was submitted, ms. */
+const WATCH_MS = 100;
+
 /**
  * Submits tasks and receives their results on a reply queue of its own.
  *
  * @remarks
  * The input is validated and encoded before anything is sent: a `ValidationError` means nothing
- * left the process. `submitMany` publishes a whole batch in one transport call (one pipeline on
- * Redis). The reply loop runs only while results are awaited, so an idle client holds no handles.
+ * left the process. Every item gets a deterministic idempotency key and a durable dispatch record
+ * before it is published; a submit of work that is already recorded publishes nothing and follows
+ * the existing record instead. `submitMany` records and publishes a whole batch in one ledger call
+ * (one pipeline on Redis). The reply loop runs only while results are awaited, so an idle client
+ * holds no handles.
  */
 export class Client {
   /** This client's reply queue. */
   readonly replyQueue: string;
-  private readonly pending = new Map<string, Pending>();
+  /** Awaited items by `executionId \0 idempotencyKey`: one entry per handle (a duplicate submit adds one). */
+  private readonly pending = new Map<string, Pending[]>();
+  /** Duplicates whose first dispatch was in flight elsewhere: looked up until they finish. */
+  private readonly watched = new Map<string, DispatchKey>();
+  private watchTimer?: NodeJS.Timeout;
   private loop?: Promise<void>;
   /** Replies read but not acknowledged yet: they go with the next read of the reply queue. */
   private unacked: string[] = [];
@@ -138,53 +191,147 @@ export class Client {
   private readonly replyBlockMs: number;
 
   /** Submits one task. */
-  async submit<I, O>(def: RuntimeTaskDefinition, input: I, options: SubmitOptions = {}): Promise<TaskHandle<O>> {
+  async submit<I, O>(def: RuntimeTaskDefinition, input: I, options: SubmitOptions<I> = {}): Promise<TaskHandle<O>> {
     const [h] = await this.submitMany<I, O>(def, [input], options);
     return h;
   }
 
-  /** Submits many tasks of one kind in one transport call. */
-  async submitMany<I, O>(def: RuntimeTaskDefinition, inputs: readonly I[], options: SubmitOptions = {}): Promise<TaskHandle<O>[]> {
+  /** Submits many tasks of one kind in one ledger call. */
+  async submitMany<I, O>(def: RuntimeTaskDefinition, inputs: readonly I[], options: SubmitOptions<I> = {}): Promise<TaskHandle<O>[]> {
     if (this.closed) throw new WeftError('WEFT_CLIENT_CLOSED', 'the client is closed; create a new app or client');
     const awaitResult = options.awaitResult !== false;
     const payloads = inputs.map((i) => def.input.codec.encode(i as never)); // validates; throws before anything is sent
     await this.deps.schemas.ensure(def.input);
     const now = Date.now();
+    const pipeline = options.pipeline ?? def.name;
+    const step = options.step ?? def.name;
+    const firstLineage = options.lineageIndex ?? 0;
     const handles: TaskHandle<O>[] = [];
-    const messages: Fields[] = payloads.map((payload) => {
-      const executionId = nextId();
-      const handle = new TaskHandle<O>(executionId, def.name, awaitResult);
+    const items: LedgerItem[] = payloads.map((payload, i) => {
+      const bk = typeof options.businessKey === 'function' ? options.businessKey(inputs[i]!, i) : options.businessKey;
+      const executionId = options.executionId ??
+        (bk === undefined ? nextId() : idempotencyKey({ pipeline, step: EXECUTION_STEP, businessKey: bk, lineageIndex: 0 }));
+      const lineageIndex = firstLineage + (typeof options.businessKey === 'function' ? 0 : i);
+      const key = idempotencyKey({ pipeline, step, businessKey: bk ?? executionId, lineageIndex });
+      const handle = new TaskHandle<O>(executionId, key, def.name, awaitResult);
       handles.push(handle);
-      if (awaitResult) this.pending.set(executionId, { handle: handle as TaskHandle<unknown>, def });
-      return toFields({
-        schemaId: def.input.id, type: def.input.fullName, payload,
-        task: `${def.name}@${def.version}`, resolverId: 'default', strategy: 'registry',
-        correlationId: options.correlationId ?? executionId, executionId, idempotencyKey: executionId,
-        retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: '',
-        traceparent: options.traceparent ?? newTraceparent(),
-        replyTo: awaitResult ? this.replyQueue : '',
-      });
+      const correlationId = options.correlationId ?? executionId;
+      return {
+        key: { executionId, stepId: step, idempotencyKey: key }, correlationId,
+        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+        fields: toFields({
+          schemaId: def.input.id, type: def.input.fullName, payload,
+          task: `${def.name}@${def.version}`, resolverId: 'default', strategy: 'registry',
+          correlationId, executionId, idempotencyKey: key, stepId: step,
+          retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: options.parentItemId ?? '',
+          traceparent: options.traceparent ?? newTraceparent(),
+          replyTo: awaitResult ? this.replyQueue : '',
+        }),
+      };
     });
-    // The messages go out first (publish writes them before its first await), then the reply loop
-    // starts: the consumer group keeps a reply that arrives before the loop reads.
-    const sent = this.deps.transport.publish(def.queue, messages);
-    if (awaitResult) this.ensureLoop();
+    if (awaitResult) handles.forEach((h) => this.track(h as TaskHandle<unknown>, def));
+    let outcomes;
     try {
-      await sent;
+      outcomes = await this.deps.ledger.send(def.queue, items, now);
     } catch (e) {
       for (const h of handles) {
-        this.pending.delete(h.executionId);
+        this.untrack(h as TaskHandle<unknown>);
         h.abandon(e);
       }
       throw e;
     }
+    outcomes.forEach((o, i) => {
+      if (o.sent) return;
+      const h = handles[i]!;
+      h.deduplicated = true;
+      if (awaitResult) this.follow(h as TaskHandle<unknown>, def, items[i]!.key, o.record);
+    });
+    if (awaitResult && this.pending.size > 0) this.ensureLoop();
     return handles;
+  }
+
+  private static slot(executionId: string, key: string): string {
+    return `${executionId}\u0000${key}`;
+  }
+
+  private track(h: TaskHandle<unknown>, def: RuntimeTaskDefinition): void {
+    const k = Client.slot(h.executionId, h.idempotencyKey);
+    const list = this.pending.get(k);
+    if (list) list.push({ handle: h, def });
+    else this.pending.set(k, [{ handle: h, def }]);
+  }
+
+  private untrack(h: TaskHandle<unknown>): void {
+    const k = Client.slot(h.executionId, h.idempotencyKey);
+    const list = this.pending.get(k)?.filter((p) => p.handle !== h);
+    if (list?.length) this.pending.set(k, list);
+    else this.pending.delete(k);
+  }
+
+  /** A duplicate submit: settle it from the record, or watch the record until it finishes. */
+  private follow(h: TaskHandle<unknown>, def: RuntimeTaskDefinition, key: DispatchKey, view: LedgerView): void {
+    if (isTerminalState(view.state)) {
+      this.settleFromRecord(Client.slot(h.executionId, h.idempotencyKey), view);
+      return;
+    }
+    // Its reply goes to the first submitter. If that is this client, the reply settles every handle.
+    const k = Client.slot(h.executionId, h.idempotencyKey);
+    const list = this.pending.get(k) ?? [];
+    if (list.length > 1 && list.some((p) => !p.handle.deduplicated)) return;
+    this.watched.set(k, key);
+    this.watchTimer ??= setInterval(() => void this.checkWatched(), WATCH_MS);
+    this.watchTimer.unref?.();
+    void def;
+  }
+
+  private settleFromRecord(slot: string, view: LedgerView): void {
+    const list = this.pending.get(slot);
+    if (!list) return;
+    this.pending.delete(slot);
+    this.watched.delete(slot);
+    for (const p of list) {
+      const [executionId, key] = [p.handle.executionId, p.handle.idempotencyKey];
+      if (view.state === DispatchState.ACKED && view.result) {
+        p.handle.onReply({ kind: 'result', executionId, idempotencyKey: key, schemaId: view.result.schemaId, type: view.result.type, payload: view.result.bytes },
+          (r) => this.decodeResult(p.def, r));
+      } else {
+        p.handle.onReply({ kind: 'error', executionId, idempotencyKey: key, code: view.lastError?.code ?? 'WEFT_TASK_FAILED',
+          message: view.lastError?.message ?? `the item ended ${view.state}` }, () => undefined);
+      }
+    }
+  }
+
+  private checking = false;
+
+  private async checkWatched(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const entries = [...this.watched];
+      if (entries.length === 0 || this.closed) {
+        if (this.watchTimer) clearInterval(this.watchTimer);
+        this.watchTimer = undefined;
+        return;
+      }
+      const views = await this.deps.ledger.inspect(entries.map(([, key]) => key));
+      entries.forEach(([slot], i) => {
+        const v = views[i];
+        if (v && isTerminalState(v.state)) this.settleFromRecord(slot, v);
+      });
+    } catch (e) {
+      this.deps.logger.warn({ err: e }, 'looking up duplicate dispatches failed; retrying');
+    } finally {
+      this.checking = false;
+    }
   }
 
   /** Stops receiving replies; results still awaited reject with `WEFT_CLIENT_CLOSED`. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const [id, p] of this.pending) p.handle.abandon(new ClientClosedError(id));
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+    this.watched.clear();
+    for (const list of this.pending.values()) for (const p of list) p.handle.abandon(new ClientClosedError(p.handle.executionId));
     this.pending.clear();
     await this.loop;
     const left = this.unacked;
@@ -218,9 +365,16 @@ export class Client {
       for (const d of batch) {
         toAck.push(d.id);
         const reply = parseReply(d.fields);
-        const p = reply && this.pending.get(reply.executionId);
-        if (!reply || !p) continue;
-        if (p.handle.onReply(reply, (r) => this.decodeResult(p.def, r))) this.pending.delete(reply.executionId);
+        if (!reply) continue;
+        const slot = Client.slot(reply.executionId, reply.idempotencyKey);
+        const list = this.pending.get(slot);
+        if (!list) continue;
+        let done = false;
+        for (const p of list) done = p.handle.onReply(reply, (r) => this.decodeResult(p.def, r)) || done;
+        if (done) {
+          this.pending.delete(slot);
+          this.watched.delete(slot);
+        }
       }
     }
     this.unacked = toAck;

@@ -27,6 +27,11 @@ export interface TaskContext {
   readonly executionId: string;
   /** Absolute deadline, epoch ms, if the dispatch has one. */
   readonly deadlineMs?: number;
+  /**
+   * The item's deterministic idempotency key. Delivery is at-least-once: key an external effect by
+   * it (an upsert, a unique constraint, `SET NX`) to make the effect happen once.
+   */
+  readonly idempotencyKey: string;
   /** Reports progress to whoever awaits this task (`handle.status()`). Any JSON-serializable value. */
   progress(value: unknown): Promise<void>;
 }
@@ -39,6 +44,8 @@ export interface RuntimeTaskDefinition {
   readonly ctor: Ctor;
   readonly input: Schema;
   readonly output: Schema;
+  /** `@Task` options the runtime applies: `retries` sets the retry policy's `maxAttempts` to `retries + 1`. */
+  readonly options?: { readonly retries?: number };
 }
 
 /** Turns an envelope into the definition of the task to run (the resolver registry). */

@@ -3,6 +3,10 @@ import { ProtoJsonDecoder } from '../schema/proto-json';
 import { ENVELOPE_INVALID_CODE, WireField } from '../tasks/wire';
 import { codeOf, messageOf } from './errors';
 import type { DeadLetter, Fields, Transport } from './transport';
+import type { DispatchStore } from '../dispatch/store';
+import { DispatchState } from '../dispatch/state';
+import { dispatchKeyOf } from './worker';
+import { fromFields } from '../tasks/wire';
 
 /** The code of {@link DeadLetterNotFoundError}. */
 export const DEAD_LETTER_NOT_FOUND = 'WEFT_DEAD_LETTER_NOT_FOUND';
@@ -23,6 +27,11 @@ export interface DeadLettersDeps {
   readonly schemas: { resolve(id: string): Promise<{ readonly bytes: Uint8Array }> };
   /** Epoch ms, for the `dispatch_ts_ms` of replays. Default `Date.now`. */
   readonly clock?: () => number;
+  /**
+   * The dispatch store: a replay moves the item's record `FAILED_FINAL -> SENT` with the new
+   * attempt before publishing, so the worker runs it instead of answering with the stored failure.
+   */
+  readonly store?: DispatchStore;
 }
 
 /** One dead letter at a glance. Empty strings where the message lacked the field. */
@@ -134,7 +143,8 @@ export class DeadLetters {
    * + 1 (or 0 with `resetAttempt`), a fresh `dispatch_ts_ms`. Then deletes the dead letter.
    *
    * @remarks
-   * Publish first, delete second: a crash in between leaves the dead letter in place as well, so
+   * The item's dispatch record (when the app has a dispatch store) goes `FAILED_FINAL -> SENT`
+   * first, with the new attempt. Publish next, delete last: a crash in between leaves the dead letter in place as well, so
    * the message may run twice but is never lost. The original `deadline_ms` is kept; a message whose
    * deadline has passed is dead-lettered again with `WEFT_DEADLINE_EXCEEDED`. A waiting client has
    * already received the failure, so the replay's result reaches no `result()`.
@@ -146,10 +156,27 @@ export class DeadLetters {
     const fields: Record<string, string | Buffer> = {};
     for (const [k, v] of Object.entries(dl.fields)) if (!k.startsWith('dlq_')) fields[k] = v;
     fields[WireField.RETRY_ATTEMPT] = String(options.resetAttempt ? 0 : attemptOf(dl.fields) + 1);
-    fields[WireField.DISPATCH_TS_MS] = String(this.clock());
+    const nowMs = this.clock();
+    fields[WireField.DISPATCH_TS_MS] = String(nowMs);
+    await this.reopen(fields, nowMs);
     const [messageId] = await this.deps.transport.publish(queue, [fields]);
     await this.deps.transport.removeDeadLetters(queue, [id]);
     return messageId!;
+  }
+
+  /** Moves the item's dispatch record back to `SENT` for a replay (a record in another state is left alone). */
+  private async reopen(fields: Fields, nowMs: number): Promise<void> {
+    if (!this.deps.store) return;
+    let key;
+    try {
+      key = dispatchKeyOf(fromFields(fields));
+    } catch {
+      return; // an unreadable envelope has no record
+    }
+    if (!key) return;
+    await this.deps.store.transition(key, {
+      from: DispatchState.FAILED_FINAL, to: DispatchState.SENT, nowMs, attempt: Number(fields[WireField.RETRY_ATTEMPT]),
+    });
   }
 
   /**

@@ -21,9 +21,9 @@ export type ReplyKind = 'result' | 'error' | 'progress';
 
 /** A parsed reply. */
 export type Reply =
-  | { kind: 'result'; executionId: string; schemaId: string; type: string; payload: Buffer }
-  | { kind: 'error'; executionId: string; code: string; message: string }
-  | { kind: 'progress'; executionId: string; progress: string };
+  | { kind: 'result'; executionId: string; idempotencyKey: string; schemaId: string; type: string; payload: Buffer }
+  | { kind: 'error'; executionId: string; idempotencyKey: string; code: string; message: string }
+  | { kind: 'progress'; executionId: string; idempotencyKey: string; progress: string };
 
 const str = (f: Fields, k: string): string => {
   const v = f[k];
@@ -34,37 +34,38 @@ const str = (f: Fields, k: string): string => {
 export function parseReply(f: Fields): Reply | undefined {
   const executionId = str(f, ReplyField.EXECUTION_ID);
   if (!executionId) return undefined;
+  const idempotencyKey = str(f, ReplyField.IDEMPOTENCY_KEY);
   switch (str(f, ReplyField.KIND)) {
     case 'result': {
       const p = f[ReplyField.PAYLOAD];
-      return { kind: 'result', executionId, schemaId: str(f, ReplyField.SCHEMA_ID), type: str(f, ReplyField.TYPE),
+      return { kind: 'result', executionId, idempotencyKey, schemaId: str(f, ReplyField.SCHEMA_ID), type: str(f, ReplyField.TYPE),
         payload: p === undefined ? Buffer.alloc(0) : typeof p === 'string' ? Buffer.from(p, 'latin1') : p };
     }
     case 'error':
-      return { kind: 'error', executionId, code: str(f, ReplyField.ERROR_CODE), message: str(f, ReplyField.ERROR_MESSAGE) };
+      return { kind: 'error', executionId, idempotencyKey, code: str(f, ReplyField.ERROR_CODE), message: str(f, ReplyField.ERROR_MESSAGE) };
     case 'progress':
-      return { kind: 'progress', executionId, progress: str(f, ReplyField.PROGRESS) };
+      return { kind: 'progress', executionId, idempotencyKey, progress: str(f, ReplyField.PROGRESS) };
     default:
       return undefined;
   }
 }
 
 /** Fields of a result reply. */
-export function resultReply(executionId: string, schemaId: string, type: string, payload: Uint8Array): Fields {
+export function resultReply(executionId: string, idempotencyKey: string, schemaId: string, type: string, payload: Uint8Array): Fields {
   return {
-    [ReplyField.KIND]: 'result', [ReplyField.EXECUTION_ID]: executionId, [ReplyField.SCHEMA_ID]: schemaId,
+    [ReplyField.KIND]: 'result', [ReplyField.EXECUTION_ID]: executionId, [ReplyField.IDEMPOTENCY_KEY]: idempotencyKey, [ReplyField.SCHEMA_ID]: schemaId,
     [ReplyField.TYPE]: type, [ReplyField.PAYLOAD]: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
   };
 }
 
 /** Fields of an error reply. */
-export function errorReply(executionId: string, code: string, message: string): Fields {
-  return { [ReplyField.KIND]: 'error', [ReplyField.EXECUTION_ID]: executionId, [ReplyField.ERROR_CODE]: code,
+export function errorReply(executionId: string, idempotencyKey: string, code: string, message: string): Fields {
+  return { [ReplyField.KIND]: 'error', [ReplyField.EXECUTION_ID]: executionId, [ReplyField.IDEMPOTENCY_KEY]: idempotencyKey, [ReplyField.ERROR_CODE]: code,
     [ReplyField.ERROR_MESSAGE]: message };
 }
 
 /** Fields of a progress reply. */
-export function progressReply(executionId: string, progress: unknown): Fields {
-  return { [ReplyField.KIND]: 'progress', [ReplyField.EXECUTION_ID]: executionId,
+export function progressReply(executionId: string, idempotencyKey: string, progress: unknown): Fields {
+  return { [ReplyField.KIND]: 'progress', [ReplyField.EXECUTION_ID]: executionId, [ReplyField.IDEMPOTENCY_KEY]: idempotencyKey,
     [ReplyField.PROGRESS]: JSON.stringify(progress ?? null) };
 }

@@ -10,6 +10,9 @@ import { Client, SubmitOptions, TaskHandle } from './client';
 import { DeadLetters } from './dead-letters';
 import type { Runnable, RuntimeTaskDefinition } from './context';
 import { Worker, WorkerOptions } from './worker';
+import type { DispatchLedger } from '../dispatch/ledger';
+import { StoreLedger } from '../dispatch/store-ledger';
+import { Reconciler } from '../dispatch/reconciler';
 
 /** Options of {@link Weft.create}. */
 export interface WeftOptions extends BootstrapOptions {
@@ -25,7 +28,17 @@ export interface WeftWorkerOptions extends Omit<WorkerOptions, 'queues'> {
   readonly resolvers?: readonly TaskResolver[];
   /** Queues to consume; default: the queues of `tasks`. */
   readonly queues?: readonly string[];
+  /**
+   * Crash recovery: the worker runs a `Reconciler` that redelivers dispatch records left idle in
+   * `PENDING`, `SENT` or `FAILED_RETRYABLE` (a producer or worker that crashed, a retry schedule
+   * that was lost). Any number of workers may run one; they coordinate through the store's CAS.
+   * `false` turns it off. Default: idle threshold 5 minutes, a round every 5 s.
+   */
+  readonly reconcile?: false | { readonly idleMs?: number; readonly intervalMs?: number };
 }
+
+/** The reconciler's default idle threshold in a worker: longer than any healthy queue wait or task. */
+export const WORKER_RECONCILE_IDLE_MS = 300_000;
 
 /**
  * A Weft application: submit tasks, run workers. One DI container, one schema registry and one
@@ -52,16 +65,22 @@ export class Weft {
   private readonly workers = new Set<Worker>();
   private closing?: Promise<void>;
 
+  /** The app's dispatch ledger: the plugin's own, or the dispatch store and transport composed. */
+  readonly ledger: DispatchLedger;
+
   private constructor(readonly app: WeftApp, registryOptions?: SchemaRegistryOptions) {
     this.registry = new SchemaRegistry(app.schemaStore, registryOptions);
-    this.client = new Client({ transport: app.transport, schemas: this.registry, logger: app.logger.child({ component: 'client' }) });
+    this.ledger = app.dispatchLedger ?? new StoreLedger(app.dispatchStore, app.transport);
+    this.client = new Client({
+      transport: app.transport, schemas: this.registry, ledger: this.ledger, logger: app.logger.child({ component: 'client' }),
+    });
   }
 
   private deadLettersApi?: DeadLetters;
 
   /** The dead-letter API over the app's transport and schema registry: list, inspect, replay, purge. */
   get deadLetters(): DeadLetters {
-    return (this.deadLettersApi ??= new DeadLetters({ transport: this.app.transport, schemas: this.registry }));
+    return (this.deadLettersApi ??= new DeadLetters({ transport: this.app.transport, schemas: this.registry, store: this.app.dispatchStore }));
   }
 
   /** Bootstraps the plugins (validated before anything moves) and returns the app. */
@@ -73,12 +92,12 @@ export class Weft {
    * Submits one task. The input is validated and encoded first: a `ValidationError` means nothing
    * was sent. `result()` on the handle resolves to the typed output.
    */
-  async submit<C extends TaskClass>(task: C, input: TaskInput<C>, options?: SubmitOptions): Promise<TaskHandle<TaskOutput<C>>> {
+  async submit<C extends TaskClass>(task: C, input: TaskInput<C>, options?: SubmitOptions<TaskInput<C>>): Promise<TaskHandle<TaskOutput<C>>> {
     return this.client.submit<TaskInput<C>, TaskOutput<C>>(runtimeDefinition(task), input, options);
   }
 
   /** Submits many tasks of one kind in one transport call (one pipeline on Redis). */
-  async submitMany<C extends TaskClass>(task: C, inputs: readonly TaskInput<C>[], options?: SubmitOptions): Promise<TaskHandle<TaskOutput<C>>[]> {
+  async submitMany<C extends TaskClass>(task: C, inputs: readonly TaskInput<C>[], options?: SubmitOptions<TaskInput<C>>): Promise<TaskHandle<TaskOutput<C>>[]> {
     return this.client.submitMany<TaskInput<C>, TaskOutput<C>>(runtimeDefinition(task), inputs, options);
   }
 
@@ -96,6 +115,16 @@ export class Weft {
       tasks: { resolve: (env) => registry.resolve(env) as unknown as RuntimeTaskDefinition },
       instantiate: (def) => this.instantiate(def),
       logger: this.app.logger.child({ component: 'worker' }),
+      ledger: this.ledger,
+      ...(options.reconcile === false ? {} : {
+        reconciler: new Reconciler({
+          store: this.app.dispatchStore,
+          republish: (records) => this.ledger.republish(records),
+          idleMs: options.reconcile?.idleMs ?? WORKER_RECONCILE_IDLE_MS,
+          ...(options.reconcile?.intervalMs === undefined ? {} : { intervalMs: options.reconcile.intervalMs }),
+          logger: this.app.logger.child({ component: 'reconciler' }),
+        }),
+      }),
     }, { ...options, queues });
     this.workers.add(worker);
     return worker.start();
@@ -127,6 +156,7 @@ export class Weft {
     this.closing ??= (async () => {
       await Promise.all([...this.workers].map((w) => w.close()));
       await this.client.close();
+      await this.ledger.close?.();
       await this.app.close();
     })();
     return this.closing;

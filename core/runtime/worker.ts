@@ -4,6 +4,11 @@ import type { Logger } from 'pino';
 import { WeftError } from '../errors';
 import type { Schema } from '../schema/schema';
 import { fromFields, TaskEnvelope } from '../tasks/wire';
+import type { DispatchLedger, LedgerAck, LedgerView } from '../dispatch/ledger';
+import type { DispatchKey } from '../dispatch/key';
+import type { DispatchFailure } from '../dispatch/store';
+import { DispatchState } from '../dispatch/state';
+import { nextAttemptDecision, resolveRetryPolicy, type RetryPolicy } from '../dispatch/retry';
 import type { Runnable, RuntimeTaskDefinition, TaskContext, TaskLookup } from './context';
 import { codeOf, messageOf, RuntimeErrorCode } from './errors';
 import { errorReply, progressReply, resultReply } from './reply';
@@ -18,6 +23,10 @@ export interface WorkerDeps {
   /** Creates a task instance with its constructor dependencies (from the app's DI container). */
   readonly instantiate: (def: RuntimeTaskDefinition) => Runnable;
   readonly logger: Logger;
+  /** Durable dispatch: records, dedupe, retries, dead letters. */
+  readonly ledger: DispatchLedger;
+  /** Crash recovery the worker runs while it runs (a `Reconciler`), if any. */
+  readonly reconciler?: { start(): void; close(): Promise<void> };
 }
 
 /** Worker options. Every option has a default that suits a production queue. */
@@ -34,6 +43,32 @@ export interface WorkerOptions {
   readonly blockMs?: number;
   /** A delivery not touched for this long is taken over by another worker. Default 30 000 ms. */
   readonly visibilityTimeoutMs?: number;
+  /**
+   * Retry policy of tasks that do not set `retries` in `@Task` (which sets `maxAttempts` to
+   * `retries + 1`). Default {@link DEFAULT_RETRY_POLICY}: 3 attempts, 200 ms doubling up to 30 s,
+   * full jitter.
+   */
+  readonly retry?: Partial<RetryPolicy>;
+  /** How often the worker publishes retries that have come due, ms. Default 200. */
+  readonly retryPollMs?: number;
+}
+
+/** A delivery with its envelope read and its dispatch record looked up. */
+interface Prepared {
+  readonly delivery: Delivery;
+  readonly env?: TaskEnvelope;
+  /** Why the envelope could not be read. */
+  readonly invalid?: unknown;
+  readonly key?: DispatchKey;
+  /** The record as it stood when the delivery arrived; `undefined` when there is none. */
+  readonly view?: LedgerView;
+}
+
+/** The dispatch record key of an envelope, when it carries one. */
+export function dispatchKeyOf(env: TaskEnvelope): DispatchKey | undefined {
+  if (!env.idempotencyKey || !env.executionId) return undefined;
+  const at = env.task.lastIndexOf('@');
+  return { executionId: env.executionId, stepId: env.stepId || (at > 0 ? env.task.slice(0, at) : env.task), idempotencyKey: env.idempotencyKey };
 }
 
 interface Slot {
@@ -62,8 +97,9 @@ class RunContext implements TaskContext {
     private readonly slot: Slot,
     private readonly transport: Transport,
     private readonly parent: Logger,
+    attempt: number,
   ) {
-    this.attempt = env.retryAttempt;
+    this.attempt = attempt;
     this.correlationId = env.correlationId;
     this.executionId = env.executionId;
     this.deadlineMs = env.deadlineMs;
@@ -79,9 +115,14 @@ class RunContext implements TaskContext {
     return abortOf(this.slot).signal;
   }
 
+  /** The item's deterministic idempotency key: key external effects by it to make them effectively-once. */
+  get idempotencyKey(): string {
+    return this.env.idempotencyKey;
+  }
+
   /** An arrow property, so that `const { progress } = ctx` works too. */
   readonly progress = async (value: unknown): Promise<void> => {
-    if (this.env.replyTo) await this.transport.publish(this.env.replyTo, [progressReply(this.env.executionId, value)]);
+    if (this.env.replyTo) await this.transport.publish(this.env.replyTo, [progressReply(this.env.executionId, this.env.idempotencyKey, value)]);
   };
 }
 
@@ -111,7 +152,9 @@ export class Worker {
   private readonly blockMs: number;
   private readonly visibilityMs: number;
   private readonly inFlight = new Map<string, Slot>();
-  private readonly acks = new Map<string, { ids: string[]; follow: Outgoing[] }>();
+  private readonly acks = new Map<string, LedgerAck[]>();
+  private readonly policy: RetryPolicy;
+  private readonly policies = new Map<string, RetryPolicy>();
   private readonly ensuredOutputs = new Set<string>();
   private flushScheduled = false;
   private flushing: Promise<void> = Promise.resolve();
@@ -124,7 +167,7 @@ export class Worker {
   /** Slots promised to reads in progress (their results will need them). */
   private reserved = 0;
   /** Deliveries received while every slot was taken (a reclaim raced a read): run as slots free up. */
-  private readonly waiting: { queue: string; delivery: Delivery }[] = [];
+  private readonly waiting: { queue: string; prep: Prepared }[] = [];
   private slotWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private processed = 0;
@@ -137,6 +180,7 @@ export class Worker {
     this.concurrency = Math.max(1, options.concurrency ?? 32);
     this.blockMs = options.blockMs ?? 1000;
     this.visibilityMs = options.visibilityTimeoutMs ?? 30_000;
+    this.policy = resolveRetryPolicy(options.retry);
   }
 
   /** Tasks finished (acked or dead-lettered) since start. */
@@ -157,6 +201,8 @@ export class Worker {
     this.timers.push(setInterval(() => {
       this.reclaiming ??= this.reclaim().finally(() => { this.reclaiming = undefined; });
     }, Math.max(50, Math.floor(this.visibilityMs / 2))));
+    this.timers.push(setInterval(() => void this.redeliver(), Math.max(10, this.options.retryPollMs ?? 200)));
+    this.deps.reconciler?.start();
     return this;
   }
 
@@ -177,6 +223,8 @@ export class Worker {
     await this.flushAcks();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.redelivering;
+    await this.deps.reconciler?.close();
   }
 
   /** Slots neither running a task, holding a waiting delivery, nor promised to a read in progress. */
@@ -210,8 +258,18 @@ export class Worker {
         backoff = Math.min(backoff * 2, 5000);
         continue;
       }
+      let prepared: Prepared[];
+      try {
+        prepared = await this.prepare(batch);
+      } catch (e) {
+        // The records could not be read: leave the batch pending; it is reclaimed after the timeout.
+        this.reserved -= count;
+        this.deps.logger.warn({ err: e, queue, count: batch.length }, 'dispatch records could not be read; the batch will be redelivered');
+        await new Promise((r) => setTimeout(r, backoff));
+        continue;
+      }
       this.reserved -= count;
-      for (const d of batch) this.dispatch(queue, d);
+      for (const p of prepared) this.dispatch(queue, p);
       if (batch.length < count) this.slotWaiters.shift()?.(); // slots it did not need go to the other lane
       // Let the tasks just started run their synchronous part before this lane reads again. At low
       // load (a batch of one or two) their results go out first, ahead of a read that may block;
@@ -225,21 +283,49 @@ export class Worker {
     this.slotWaiters.shift()?.();
   }
 
+  /** Reads the envelopes of a batch and looks up their dispatch records, in one ledger call. */
+  private async prepare(batch: readonly Delivery[]): Promise<Prepared[]> {
+    if (batch.length === 0) return [];
+    const out: Prepared[] = [];
+    const keys: DispatchKey[] = [];
+    const at: number[] = [];
+    for (const d of batch) {
+      try {
+        const env = fromFields(d.fields);
+        const key = dispatchKeyOf(env);
+        if (key) {
+          at.push(out.length);
+          keys.push(key);
+        }
+        out.push({ delivery: d, env, key });
+      } catch (invalid) {
+        out.push({ delivery: d, invalid });
+      }
+    }
+    if (keys.length > 0) {
+      const views = await this.deps.ledger.inspect(keys);
+      at.forEach((i, n) => { out[i] = { ...out[i]!, view: views[n] }; });
+    }
+    return out;
+  }
+
   /** Runs a delivery now if a slot is free, else keeps it until one is. */
-  private dispatch(queue: string, d: Delivery): void {
+  private dispatch(queue: string, p: Prepared): void {
     if (this.inFlight.size >= this.concurrency) {
-      this.waiting.push({ queue, delivery: d });
+      this.waiting.push({ queue, prep: p });
       return;
     }
+    const d = p.delivery;
     const slot: Slot = { queue, id: d.id, key: `${queue}\u0000${d.id}` };
     this.inFlight.set(slot.key, slot);
-    void this.runSlot(queue, d, slot);
+    void this.runSlot(queue, p, slot);
   }
 
   /** Handles a delivery, then frees its slot: the next waiting delivery, or a reader, takes it. */
-  private async runSlot(queue: string, d: Delivery, slot: Slot): Promise<void> {
+  private async runSlot(queue: string, p: Prepared, slot: Slot): Promise<void> {
+    const d = p.delivery;
     try {
-      await this.handle(queue, d, slot);
+      await this.handle(queue, p, slot);
     } catch (e) {
       // handle() settles every delivery itself; this is a bug, not bad input. The delivery stays
       // pending and is reclaimed after the visibility timeout.
@@ -248,17 +334,22 @@ export class Worker {
     this.inFlight.delete(slot.key);
     this.processed++;
     const next = this.waiting.shift();
-    if (next) this.dispatch(next.queue, next.delivery);
+    if (next) this.dispatch(next.queue, next.prep);
     else this.slotWaiters.shift()?.();
     if (this.inFlight.size === 0 && this.waiting.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private async handle(queue: string, d: Delivery, slot: Slot): Promise<void> {
-    let env: TaskEnvelope | undefined;
-    let def: RuntimeTaskDefinition;
+  private async handle(queue: string, p: Prepared, slot: Slot): Promise<void> {
+    const { delivery: d, env, key, view } = p;
+    if (!env) return this.fail(queue, p, undefined, 0, p.invalid);
+    // A delivery taken over from a crashed or stalled worker is a true redelivery: it counts as an attempt.
+    const attempt = env.retryAttempt + Math.max(0, d.deliveryCount - 1);
+    if (view && (view.state === DispatchState.ACKED || view.state === DispatchState.FAILED_FINAL)) {
+      return this.settleDuplicate(queue, d, env, view);
+    }
+    let def: RuntimeTaskDefinition | undefined;
     let input: unknown;
     try {
-      env = fromFields(d.fields);
       const found = this.deps.tasks.resolve(env);
       def = found instanceof Promise ? await found : found;
       if (env.schemaId !== def.input.id) {
@@ -273,18 +364,18 @@ export class Worker {
         throw new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, `the deadline ${new Date(env.deadlineMs).toISOString()} passed before the task started`);
       }
     } catch (e) {
-      return this.deadLetter(queue, d, env, e);
+      return this.fail(queue, p, def, attempt, e);
     }
     let instance: Runnable;
     try {
       instance = this.deps.instantiate(def);
     } catch (e) {
-      return this.deadLetter(queue, d, env, new WeftError(RuntimeErrorCode.TASK_INSTANTIATION_FAILED,
+      return this.fail(queue, p, def, attempt, new WeftError(RuntimeErrorCode.TASK_INSTANTIATION_FAILED,
         `could not create task ${def.name}: ${messageOf(e)}. Register its constructor dependencies in the app's container.`, { cause: e }));
     }
     const timer = env.deadlineMs === undefined ? undefined
       : setTimeout(() => abortOf(slot).abort(new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, 'deadline reached')), Math.max(0, env.deadlineMs - Date.now()));
-    const ctx = this.context(env, def, d, slot);
+    const ctx = new RunContext(env, def, d, slot, this.deps.transport, this.deps.logger, attempt);
     let payload: Uint8Array;
     try {
       const output = await instance.run(input, ctx);
@@ -299,39 +390,103 @@ export class Worker {
       }
     } catch (e) {
       if (timer) clearTimeout(timer);
-      return this.deadLetter(queue, d, env, e);
+      return this.fail(queue, p, def, attempt, e);
     }
     if (timer) clearTimeout(timer);
-    this.queueAck(queue, d.id, env.replyTo
-      ? { queue: env.replyTo, fields: resultReply(env.executionId, def.output.id, def.output.fullName, payload) }
-      : undefined);
+    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    this.queueAck(queue, {
+      deliveryId: d.id,
+      ...(key ? { key, result: { bytes, schemaId: def.output.id, type: def.output.fullName } } : {}),
+      ...(env.replyTo ? { follow: { queue: env.replyTo, fields: resultReply(env.executionId, env.idempotencyKey, def.output.id, def.output.fullName, bytes) } } : {}),
+    });
   }
 
-  private context(env: TaskEnvelope, def: RuntimeTaskDefinition, d: Delivery, slot: Slot): TaskContext {
-    return new RunContext(env, def, d, slot, this.deps.transport, this.deps.logger);
+  /** A delivery of an item that already finished (a duplicate): ack it, and answer with the stored outcome. */
+  private settleDuplicate(queue: string, d: Delivery, env: TaskEnvelope, view: LedgerView): void {
+    let follow: Outgoing | undefined;
+    if (env.replyTo) {
+      const r = view.result;
+      follow = { queue: env.replyTo, fields: view.state === DispatchState.ACKED && r
+        ? resultReply(env.executionId, env.idempotencyKey, r.schemaId, r.type, r.bytes)
+        : errorReply(env.executionId, env.idempotencyKey, view.lastError?.code ?? RuntimeErrorCode.TASK_FAILED, view.lastError?.message ?? 'the item failed') };
+    }
+    this.deps.logger.debug({ queue, messageId: d.id, state: view.state }, 'duplicate delivery of a finished item: not run');
+    this.queueAck(queue, { deliveryId: d.id, ...(follow ? { follow } : {}) });
   }
 
-  private async deadLetter(queue: string, d: Delivery, env: TaskEnvelope | undefined, e: unknown): Promise<void> {
+  private retryPolicy(def: RuntimeTaskDefinition | undefined): RetryPolicy {
+    const retries = def?.options?.retries;
+    if (retries === undefined || !def) return this.policy;
+    let p = this.policies.get(def.name);
+    if (!p) this.policies.set(def.name, (p = { ...this.policy, maxAttempts: retries + 1 }));
+    return p;
+  }
+
+  /** A failed attempt: retried with backoff when the error and the policy allow, else dead-lettered with diagnostics. */
+  private async fail(queue: string, p: Prepared, def: RuntimeTaskDefinition | undefined, attempt: number, e: unknown): Promise<void> {
+    const { delivery: d, env, key } = p;
+    const nowMs = Date.now();
     const code = codeOf(e, RuntimeErrorCode.TASK_FAILED);
     const message = messageOf(e);
-    const details: Record<string, string> = { worker: this.consumer, delivery_count: String(d.deliveryCount) };
-    if (e instanceof Error && e.stack) details.stack = e.stack.slice(0, 4000);
-    this.deps.logger.warn({ queue, messageId: d.id, code, task: env?.task }, `dead-lettered: ${message}`);
+    const stack = e instanceof Error && e.stack ? e.stack.slice(0, 4000) : undefined;
+    const error: DispatchFailure = stack ? { code, message, stack } : { code, message };
+    const decision = nextAttemptDecision({ policy: this.retryPolicy(def), attempt, error: e, nowMs, deadlineMs: env?.deadlineMs });
+    const details: Record<string, string> = {
+      worker: this.consumer, delivery_count: String(d.deliveryCount), attempts: String(attempt + 1),
+      final_reason: decision.action === 'fail' ? decision.reason : 'retry', failed_at_ms: String(nowMs),
+    };
+    if (env) {
+      details.task = env.task;
+      details.first_dispatch_ts_ms = String(env.dispatchTsMs);
+      if (key) Object.assign(details, { execution_id: key.executionId, step_id: key.stepId, idempotency_key: key.idempotencyKey });
+    }
+    if (stack) details.stack = stack;
+    const retry = decision.action === 'retry' && key ? { attempt: decision.attempt, notBeforeMs: decision.notBeforeMs } : undefined;
+    if (retry) this.deps.logger.info({ queue, messageId: d.id, code, task: env?.task, attempt, nextAttempt: retry.attempt }, `attempt failed, retrying: ${message}`);
+    else this.deps.logger.warn({ queue, messageId: d.id, code, task: env?.task, attempts: attempt + 1 }, `dead-lettered: ${message}`);
     try {
       await this.flushing;
-      await this.deps.transport.deadLetter(queue, this.group, d, { code, message, details });
-      if (env?.replyTo) await this.deps.transport.publish(env.replyTo, [errorReply(env.executionId, code, message)]);
+      await this.deps.ledger.fail(queue, this.group, {
+        delivery: d, ...(key ? { key } : {}), error, deadLetter: { code, message, details },
+        ...(retry ? { retry } : {}),
+        ...(!retry && env?.replyTo ? { follow: { queue: env.replyTo, fields: errorReply(env.executionId, env.idempotencyKey, code, message) } } : {}),
+      }, nowMs);
+      if (retry) this.redeliverAt(retry.notBeforeMs);
     } catch (err) {
       // The delivery stays pending and is reclaimed later: nothing is lost.
-      this.deps.logger.error({ err, queue, messageId: d.id }, 'dead-lettering failed; the message stays pending');
+      this.deps.logger.error({ err, queue, messageId: d.id }, 'recording the failure failed; the message stays pending');
     }
   }
 
-  private queueAck(queue: string, id: string, follow: Outgoing | undefined): void {
-    let entry = this.acks.get(queue);
-    if (!entry) this.acks.set(queue, (entry = { ids: [], follow: [] }));
-    entry.ids.push(id);
-    if (follow) entry.follow.push(follow);
+  private redeliverTimer?: NodeJS.Timeout;
+  private redelivering?: Promise<void>;
+
+  /** Publishes due retries sooner than the next poll when one is due before it. */
+  private redeliverAt(dueMs: number): void {
+    const wait = dueMs - Date.now();
+    if (wait >= (this.options.retryPollMs ?? 200) || this.redeliverTimer) return;
+    this.redeliverTimer = setTimeout(() => { this.redeliverTimer = undefined; void this.redeliver(); }, Math.max(0, wait) + 1);
+  }
+
+  /** Publishes the retries of this worker's queues that are due. One pass at a time. */
+  private redeliver(): Promise<void> {
+    if (this.redelivering || this.stopping) return this.redelivering ?? Promise.resolve();
+    this.redelivering = (async () => {
+      for (const queue of this.options.queues) {
+        try {
+          await this.deps.ledger.redeliverDue(queue, Date.now(), 500);
+        } catch (err) {
+          this.deps.logger.warn({ err, queue }, 'publishing due retries failed; trying again at the next poll');
+        }
+      }
+    })().finally(() => { this.redelivering = undefined; });
+    return this.redelivering;
+  }
+
+  private queueAck(queue: string, ack: LedgerAck): void {
+    let list = this.acks.get(queue);
+    if (!list) this.acks.set(queue, (list = []));
+    list.push(ack);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => void this.flushAcks());
@@ -343,11 +498,11 @@ export class Worker {
     const batches = [...this.acks.entries()];
     this.acks.clear();
     if (batches.length === 0) return this.flushing;
-    const run = this.flushing.then(() => Promise.all(batches.map(async ([queue, b]) => {
+    const run = this.flushing.then(() => Promise.all(batches.map(async ([queue, acks]) => {
       try {
-        await this.deps.transport.ack(queue, this.group, b.ids, b.follow);
+        await this.deps.ledger.complete(queue, this.group, acks, Date.now());
       } catch (err) {
-        this.deps.logger.error({ err, queue, count: b.ids.length }, 'ack failed; these messages will be redelivered');
+        this.deps.logger.error({ err, queue, count: acks.length }, 'ack failed; these messages will be redelivered');
       }
     }))).then(() => undefined);
     this.flushing = run;
@@ -362,7 +517,7 @@ export class Worker {
       else byQueue.set(queue, [id]);
     };
     for (const s of this.inFlight.values()) add(s.queue, s.id);
-    for (const w of this.waiting) add(w.queue, w.delivery.id);
+    for (const w of this.waiting) add(w.queue, w.prep.delivery.id);
     await Promise.all([...byQueue].map(([q, ids]) => this.deps.transport.touch(q, this.group, this.consumer, ids)
       .catch((err: unknown) => this.deps.logger.warn({ err, queue: q }, 'heartbeat failed'))));
   }
@@ -377,9 +532,9 @@ export class Worker {
         const taken = await this.deps.transport.reclaim(queue, {
           group: this.group, consumer: this.consumer, minIdleMs: this.visibilityMs, count: room,
         });
-        for (const d of taken) {
-          if (!this.inFlight.has(`${queue}\u0000${d.id}`) && !this.waiting.some((w) => w.queue === queue && w.delivery.id === d.id)) this.dispatch(queue, d);
-        }
+        const fresh = taken.filter((d) => !this.inFlight.has(`${queue}\u0000${d.id}`) &&
+          !this.waiting.some((w) => w.queue === queue && w.prep.delivery.id === d.id));
+        for (const p of await this.prepare(fresh)) this.dispatch(queue, p);
       } catch (err) {
         this.deps.logger.warn({ err, queue }, 'reclaim failed');
       }

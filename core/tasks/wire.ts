@@ -20,6 +20,8 @@ export const WireField = {
   DISPATCH_TS_MS: 'dispatch_ts_ms',
   PARENT_ITEM_ID: 'parent_item_id',
   TRACEPARENT: 'traceparent',
+  /** The step that dispatched the item: with `execution_id` and `idempotency_key`, the key of its dispatch record. */
+  STEP_ID: 'step_id',
   /** Where the worker sends the result: a queue name. Empty when nobody waits for one. */
   REPLY_TO: 'reply_to',
 } as const;
@@ -49,6 +51,8 @@ export interface TaskEnvelope {
   readonly dispatchTsMs: number;
   readonly parentItemId: string;
   readonly traceparent: string;
+  /** The dispatching step; empty from producers that predate it (the worker then uses the task name). */
+  readonly stepId: string;
   readonly replyTo: string;
 }
 
@@ -79,6 +83,7 @@ export function toFields(e: TaskEnvelope): Fields {
     [WireField.DISPATCH_TS_MS]: String(e.dispatchTsMs),
     [WireField.PARENT_ITEM_ID]: e.parentItemId,
     [WireField.TRACEPARENT]: e.traceparent,
+    [WireField.STEP_ID]: e.stepId,
     [WireField.REPLY_TO]: e.replyTo,
   };
 }
@@ -124,6 +129,7 @@ export function fromFields(f: Fields): TaskEnvelope {
     dispatchTsMs: int(f, WireField.DISPATCH_TS_MS, 0)!,
     parentItemId: text(f, WireField.PARENT_ITEM_ID, false),
     traceparent: text(f, WireField.TRACEPARENT, false),
+    stepId: text(f, WireField.STEP_ID, false),
     replyTo: text(f, WireField.REPLY_TO, false),
   };
 }

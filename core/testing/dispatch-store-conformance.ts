@@ -262,7 +262,7 @@ export function dispatchStoreConformance(name: string, factory: DispatchStoreFac
         const acked = await recordIn(ACKED);
         const cases: [DispatchKey, DispatchState, DispatchState][] = [
           [pending, PENDING, ACKED], [pending, PENDING, FAILED_RETRYABLE], [pending, PENDING, PENDING],
-          [acked, ACKED, SENT], [acked, ACKED, FAILED_FINAL], [acked, FAILED_FINAL, SENT], [acked, 'NOPE' as DispatchState, SENT],
+          [acked, ACKED, SENT], [acked, ACKED, FAILED_FINAL], [acked, FAILED_FINAL, PENDING], [acked, 'NOPE' as DispatchState, SENT],
         ];
         for (const [key, from, to] of cases) {
           const before = await s().get(key);

@@ -38,6 +38,7 @@ const F = {
   resultBytes: 'result_bytes',
   resultSchemaId: 'result_schema_id',
   resultType: 'result_type',
+  queue: 'queue',
 } as const;
 /** Field-name prefixes: history entries, string envelope fields, Buffer envelope fields. */
 const HISTORY = 'h:';
@@ -132,6 +133,7 @@ export class RedisDispatchStore implements DispatchStore {
       F.createdAtMs, record.createdAtMs, F.updatedAtMs, record.updatedAtMs, F.transitionCount, 0,
     ];
     if (record.deadlineMs !== undefined) args.push(F.deadlineMs, record.deadlineMs);
+    if (record.queue !== undefined) args.push(F.queue, record.queue);
     for (const [name, value] of Object.entries(record.envelope)) {
       if (typeof value === 'string') args.push(ENV_STRING + name, value);
       else args.push(ENV_BYTES + name, value);
@@ -250,6 +252,7 @@ function decodeRecord(flat: readonly Buffer[]): DispatchRecord | undefined {
   const deadlineMs = num(F.deadlineMs);
   const lastError = str(F.lastError);
   const resultBytes = f.get(F.resultBytes);
+  const queue = str(F.queue);
   return {
     executionId: str(F.executionId) ?? '',
     stepId: str(F.stepId) ?? '',
@@ -267,5 +270,6 @@ function decodeRecord(flat: readonly Buffer[]): DispatchRecord | undefined {
     ...(lastError === undefined ? {} : { lastError: JSON.parse(lastError) as DispatchFailure }),
     history: history.map(([, h]) => h),
     transitionCount: num(F.transitionCount) ?? 0,
+    ...(queue === undefined ? {} : { queue }),
   };
 }

@@ -42,7 +42,7 @@ function fake(name: string, provides: PortName[], extra: Partial<Plugin> = {}, e
   };
 }
 
-const both: PortName[] = ['transport', 'schemaStore'];
+const both: PortName[] = ['transport', 'schemaStore', 'dispatchStore'];
 
 async function rejection(p: Promise<unknown>): Promise<WeftError> {
   try {
@@ -78,10 +78,10 @@ describe('bootstrap', () => {
 
     it('should refuse a plugin whose required port nobody provides (WEFT_PORT_MISSING)', async () => {
       const e = await rejection(bootstrap({
-        plugins: [fake('m', both), fake('results', [], { requires: ['dispatchStore'] })], config: quiet,
+        plugins: [fake('m', both), fake('results', [], { requires: ['resultStore'] })], config: quiet,
       }));
       expect(e.code).to.equal(AppErrorCode.PORT_MISSING);
-      expect(e.message).to.include('dispatchStore').and.include('plugin "results"');
+      expect(e.message).to.include('resultStore').and.include('plugin "results"');
     });
 
     it('should refuse a port provided twice (WEFT_PORT_CONFLICT) naming both providers', async () => {
@@ -178,7 +178,7 @@ describe('bootstrap', () => {
       const app = await bootstrap({
         plugins: [
           fake('metrics', [], { dependsOn: ['store'] }, events),
-          fake('store', ['schemaStore'], {}, events),
+          fake('store', ['schemaStore', 'dispatchStore'], {}, events),
           fake('bus', ['transport'], { requires: ['schemaStore'] }, events),
         ],
         config: quiet,

@@ -7,7 +7,7 @@ import { DispatchErrorCode } from '../../../core/dispatch/errors';
 
 const ALLOWED = [
   'PENDING>SENT', 'SENT>ACKED', 'SENT>FAILED_RETRYABLE', 'SENT>FAILED_FINAL', 'FAILED_RETRYABLE>SENT',
-  'PENDING>FAILED_FINAL', 'FAILED_RETRYABLE>FAILED_FINAL',
+  'PENDING>FAILED_FINAL', 'FAILED_RETRYABLE>FAILED_FINAL', 'FAILED_FINAL>SENT',
 ];
 
 describe('dispatch state machine', () => {
@@ -44,11 +44,13 @@ describe('dispatch state machine', () => {
 
     it('should mark which edges come from seed 002', () => {
       const weft = DISPATCH_TRANSITIONS.filter((r) => r.source === 'weft').map((r) => `${r.from}>${r.to}`);
-      expect(weft).to.have.members(['PENDING>FAILED_FINAL', 'FAILED_RETRYABLE>FAILED_FINAL']);
+      expect(weft).to.have.members(['PENDING>FAILED_FINAL', 'FAILED_RETRYABLE>FAILED_FINAL', 'FAILED_FINAL>SENT']);
     });
 
-    it('should never leave a terminal state', () => {
-      for (const from of TERMINAL_STATES) for (const to of DISPATCH_STATES) expect(canTransition(from, to)).to.equal(false);
+    it('should never leave ACKED, and leave FAILED_FINAL only for a replay (to SENT)', () => {
+      for (const from of TERMINAL_STATES) {
+        for (const to of DISPATCH_STATES) expect(canTransition(from, to)).to.equal(from === 'FAILED_FINAL' && to === 'SENT');
+      }
     });
 
     it('should refuse self loops and unknown states', () => {

@@ -91,7 +91,8 @@ for (const b of backends) {
       const [src] = await producer.app.transport.deadLetters(QUEUE, 1, undefined);
       expect(src?.id).to.equal(from);
       const before = (await producer.deadLetters.list(QUEUE)).length;
-      await producer.app.transport.publish(QUEUE, [{ ...src!.fields, ...change }]);
+      // A new idempotency key: the copy is new work, not a duplicate of the dead-lettered item.
+      await producer.app.transport.publish(QUEUE, [{ ...src!.fields, idempotency_key: `broken-${Math.random()}`, ...change }]);
       const list = await dead(before + 1);
       return list[list.length - 1]!;
     };
@@ -99,7 +100,7 @@ for (const b of backends) {
     before(async () => {
       producer = await create();
       workerApp = b.name === 'memory' ? producer : await create(); // memory: one transport per app
-      await workerApp.worker({ tasks: [PlaceOrder], concurrency: 4, blockMs: 100 });
+      await workerApp.worker({ tasks: [PlaceOrder], concurrency: 4, blockMs: 100, retry: { maxAttempts: 1 } });
     });
     beforeEach(async () => {
       dl.reset();

@@ -115,7 +115,7 @@ for (const backend of backends) {
         await transport.publish('rt-main', [toFields({
           schemaId: good.id, type: good.fullName, payload: good.codec.encode(input(4n, 'm')), task: './tasks#DoubleTask',
           resolverId: 'module', strategy: 'module', correlationId: 'c', executionId, idempotencyKey: 'k', retryAttempt: 0,
-          dispatchTsMs: Date.now(), parentItemId: '', traceparent: '', replyTo: 'rt-replies',
+          dispatchTsMs: Date.now(), parentItemId: '', traceparent: '', stepId: '', replyTo: 'rt-replies',
         })]);
         let reply;
         for (let i = 0; i < 50 && !reply; i++) {
@@ -132,7 +132,7 @@ for (const backend of backends) {
       const base = (over: Partial<TaskEnvelope>): TaskEnvelope => ({
         schemaId: good.id, type: good.fullName, payload: good.codec.encode(input(5n, 'ok')), task: 'rt.double@1',
         resolverId: 'default', strategy: 'registry', correlationId: 'c', executionId: `bad-${Math.random()}`,
-        idempotencyKey: 'k', retryAttempt: 0, dispatchTsMs: Date.now(), parentItemId: '', traceparent: '', replyTo: '',
+        idempotencyKey: 'k', retryAttempt: 0, dispatchTsMs: Date.now(), parentItemId: '', traceparent: '', stepId: '', replyTo: '',
         ...over,
       });
       const cases: { name: string; env: () => Promise<TaskEnvelope>; code: string }[] = [

@@ -134,7 +134,7 @@ describe('ResolverRegistry', () => {
         payload: def.input.codec.encode(Object.assign(new Ping(), { text: 'hi' })),
         ...address,
         correlationId: 'c', executionId: 'e', idempotencyKey: 'k', retryAttempt: 0, dispatchTsMs: 1,
-        parentItemId: '', traceparent: '', replyTo: '',
+        parentItemId: '', traceparent: '', stepId: '', replyTo: '',
       };
       const received = fromFields(toFields(envelope));
       expect(resolvers.resolve(received).ctor).to.equal(Echo);

@@ -1,0 +1,144 @@
+/**
+ * {@link StoreLedger}: the dispatch ledger of any `DispatchStore` paired with any `Transport`.
+ *
+ * @packageDocumentation
+ */
+import { WireField } from '../tasks/wire';
+import type { Fields, Outgoing, Transport } from '../runtime/transport';
+import type { DispatchKey } from './key';
+import { viewOf, type DispatchLedger, type LedgerAck, type LedgerFailure, type LedgerItem, type LedgerView, type RedeliverStats, type SendOutcome } from './ledger';
+import { DispatchState } from './state';
+import type { DispatchRecord, DispatchStore, DispatchTransition } from './store';
+
+interface Scheduled { readonly key: DispatchKey; readonly attempt: number; readonly dueMs: number }
+
+/** Most scheduled retries a {@link StoreLedger} keeps per queue before it leaves the rest to the reconciler. */
+export const STORE_LEDGER_MAX_SCHEDULED = 100_000;
+
+/**
+ * A {@link DispatchLedger} made of separate store and transport calls, for transports that cannot
+ * change a record and a queue in one atomic step (memory, HTTP, gRPC).
+ *
+ * @remarks
+ * Each operation keeps the ledger's ordering rules, so a crash between two calls leaves a record
+ * that the reconciler recovers: a `PENDING` record whose message may or may not have been
+ * published, or a `SENT` one whose delivery was not acknowledged. A duplicate message that such a
+ * recovery may cause is caught by the worker's check of the record before it runs a task.
+ *
+ * Retries are scheduled in this process (a crash forgets the schedule; the reconciler then
+ * redelivers the `FAILED_RETRYABLE` record once it is idle past its threshold).
+ */
+export class StoreLedger implements DispatchLedger {
+  readonly name: string;
+  private readonly scheduled = new Map<string, Scheduled[]>();
+
+  constructor(private readonly store: DispatchStore, private readonly transport: Transport) {
+    this.name = `${store.name}+${transport.name}`;
+  }
+
+  /** {@inheritDoc DispatchLedger.send} */
+  async send(queue: string, items: readonly LedgerItem[], nowMs: number): Promise<SendOutcome[]> {
+    const created = await Promise.all(items.map((i) => this.store.create({
+      ...i.key, correlationId: i.correlationId, envelope: i.fields, queue, nowMs,
+      ...(i.deadlineMs === undefined ? {} : { deadlineMs: i.deadlineMs }),
+    })));
+    const fresh = items.filter((_, n) => created[n]!.created);
+    if (fresh.length > 0) {
+      await this.transport.publish(queue, fresh.map((i) => i.fields));
+      await Promise.all(fresh.map((i) => this.store.transition(i.key, { from: DispatchState.PENDING, to: DispatchState.SENT, nowMs })));
+    }
+    return created.map((c): SendOutcome => (c.created ? { sent: true } : { sent: false, record: viewOf(c.record) }));
+  }
+
+  /** {@inheritDoc DispatchLedger.inspect} */
+  async inspect(keys: readonly DispatchKey[]): Promise<(LedgerView | undefined)[]> {
+    const records = await Promise.all(keys.map((k) => this.store.get(k)));
+    return records.map((r) => r && viewOf(r));
+  }
+
+  /** {@inheritDoc DispatchLedger.complete} */
+  async complete(queue: string, group: string, acks: readonly LedgerAck[], nowMs: number): Promise<void> {
+    await Promise.all(acks.map((a) => a.key && this.move(a.key, {
+      from: DispatchState.SENT, to: DispatchState.ACKED, nowMs, ...(a.result ? { result: a.result } : {}),
+    })));
+    const follow: Outgoing[] = [];
+    for (const a of acks) if (a.follow) follow.push(a.follow);
+    await this.transport.ack(queue, group, acks.map((a) => a.deliveryId), follow);
+  }
+
+  /** {@inheritDoc DispatchLedger.fail} */
+  async fail(queue: string, group: string, f: LedgerFailure, nowMs: number): Promise<void> {
+    if (f.retry && f.key) {
+      const res = await this.store.transition(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_RETRYABLE, nowMs, error: f.error });
+      if (res.ok) this.schedule(queue, { key: f.key, attempt: f.retry.attempt, dueMs: f.retry.notBeforeMs });
+      // Not moved but present: another actor owns the record now (a duplicate delivery). Either way
+      // this delivery is done; without a record, a retry could not be scheduled: dead-letter it.
+      if (res.ok || res.current) {
+        await this.transport.ack(queue, group, [f.delivery.id]);
+        return;
+      }
+    }
+    if (f.key) await this.move(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs, error: f.error });
+    await this.transport.deadLetter(queue, group, f.delivery, f.deadLetter);
+    if (f.follow) await this.transport.publish(f.follow.queue, [f.follow.fields]);
+  }
+
+  /** {@inheritDoc DispatchLedger.redeliverDue} */
+  async redeliverDue(queue: string, nowMs: number, limit: number): Promise<RedeliverStats> {
+    const list = this.scheduled.get(queue) ?? [];
+    const due = list.filter((s) => s.dueMs <= nowMs).slice(0, limit);
+    if (due.length > 0) {
+      const taken = new Set(due);
+      this.scheduled.set(queue, list.filter((s) => !taken.has(s)));
+    }
+    const out: Fields[] = [];
+    for (const s of due) {
+      const res = await this.store.transition(s.key, { from: DispatchState.FAILED_RETRYABLE, to: DispatchState.SENT, attempt: s.attempt, nowMs });
+      if (res.ok) out.push(redeliveryFields(res.record, nowMs));
+    }
+    if (out.length > 0) await this.transport.publish(queue, out);
+    const rest = this.scheduled.get(queue) ?? [];
+    return { redelivered: out.length, ...(rest.length ? { nextDueMs: Math.min(...rest.map((s) => s.dueMs)) } : {}) };
+  }
+
+  /** {@inheritDoc DispatchLedger.republish} */
+  async republish(records: readonly DispatchRecord[]): Promise<void> {
+    const byQueue = new Map<string, Fields[]>();
+    for (const r of records) {
+      if (!r.queue) throw new Error(`dispatch record ${r.idempotencyKey} has no queue; it was not created by the Weft runtime`);
+      const list = byQueue.get(r.queue) ?? [];
+      list.push(redeliveryFields(r, Date.now()));
+      byQueue.set(r.queue, list);
+    }
+    await Promise.all([...byQueue].map(([q, fields]) => this.transport.publish(q, fields)));
+  }
+
+  /** Forgets the retry schedule (the reconciler redelivers what it held). */
+  async close(): Promise<void> {
+    this.scheduled.clear();
+  }
+
+  /**
+   * One transition; a record still `PENDING` (its producer stopped between publishing and marking
+   * it `SENT`) is first moved to `SENT`, since the delivery proves it was sent.
+   */
+  private async move(key: DispatchKey, change: DispatchTransition): Promise<DispatchRecord | undefined> {
+    let res = await this.store.transition(key, change);
+    if (!res.ok && res.current?.state === DispatchState.PENDING && change.from === DispatchState.SENT) {
+      await this.store.transition(key, { from: DispatchState.PENDING, to: DispatchState.SENT, nowMs: change.nowMs });
+      res = await this.store.transition(key, change);
+    }
+    return res.ok ? res.record : undefined;
+  }
+
+  private schedule(queue: string, s: Scheduled): void {
+    const list = this.scheduled.get(queue) ?? [];
+    if (list.length < STORE_LEDGER_MAX_SCHEDULED) list.push(s);
+    this.scheduled.set(queue, list);
+  }
+}
+
+/** A record's envelope as redelivered: the stored fields with the record's attempt and a new dispatch time. */
+export function redeliveryFields(r: DispatchRecord, nowMs: number): Fields {
+  return { ...r.envelope, [WireField.RETRY_ATTEMPT]: String(r.attempt), [WireField.DISPATCH_TS_MS]: String(nowMs) };
+}
