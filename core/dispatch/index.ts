@@ -48,3 +48,6 @@ export type { RetryPolicy, RetryJitter, ErrorClass, AttemptDecisionInput, Attemp
 export { childDeadline, isExpired, remainingMs } from './deadline';
 export { Reconciler, RECONCILER_DEFAULTS } from './reconciler';
 export type { ReconcilerOptions, ReconcileStats, ReconcilerLogger } from './reconciler';
+export { viewOf } from './ledger';
+export type { DispatchLedger, LedgerItem, LedgerView, SendOutcome, LedgerAck, LedgerFailure, RedeliverStats } from './ledger';
+export { StoreLedger, redeliveryFields, STORE_LEDGER_MAX_SCHEDULED } from './store-ledger';

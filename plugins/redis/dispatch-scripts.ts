@@ -38,7 +38,8 @@ return 1
  *
  * KEYS[1] record hash, KEYS[2] index. ARGV: [1] from, [2] to, [3] now ms, [4] new attempt or ''
  * to keep the stored one, [5] '1' when `to` is terminal, [6] history limit, [7] the error as JSON
- * or '', [8] '1' when a result follows, [9] result bytes, [10] result schema id, [11] result type.
+ * or '', [8] '1' when a result follows, [9] result bytes, [10] result schema id, [11] result type,
+ * [12] retention ms of a terminal record (`0`: kept until deleted; a non-terminal one never expires).
  *
  * Returns `{0}` when there is no record, `{1, hash}` when the record is not in `from` (nothing
  * written), `{2, hash}` with the updated hash on success. The history entry is one hash field
@@ -64,8 +65,10 @@ if ARGV[8] == '1' then
 end
 if ARGV[5] == '1' then
   redis.call('ZREM', KEYS[2], KEYS[1])
+  if tonumber(ARGV[12]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[12]) end
 else
   redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
+  redis.call('PERSIST', KEYS[1])
 end
 return {2, redis.call('HGETALL', KEYS[1])}
 `);

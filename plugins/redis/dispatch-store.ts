@@ -20,7 +20,16 @@ export interface RedisDispatchStoreOptions {
   readonly redis?: RedisConnection;
   /** Key prefix. Default `weft`. Must not contain `{` or `}`. */
   readonly prefix?: string;
+  /**
+   * How long a record is kept once terminal (`ACKED`, `FAILED_FINAL`), ms: the window in which a
+   * duplicate submit is recognised and answered with the stored outcome. `0` keeps records until
+   * they are deleted. Default {@link DEFAULT_DISPATCH_RETENTION_MS} (7 days).
+   */
+  readonly retentionMs?: number;
 }
+
+/** Default {@link RedisDispatchStoreOptions.retentionMs}: 7 days. */
+export const DEFAULT_DISPATCH_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** Hash field names of a record. */
 const F = {
@@ -100,8 +109,14 @@ export class RedisDispatchStore implements DispatchStore {
   readonly client: RedisClientLike;
   private readonly owned: boolean;
   private readonly indexKey: string;
+  /** See {@link RedisDispatchStoreOptions.retentionMs}. */
+  readonly retentionMs: number;
 
   constructor(options: RedisDispatchStoreOptions = {}) {
+    this.retentionMs = options.retentionMs ?? DEFAULT_DISPATCH_RETENTION_MS;
+    if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs < 0) {
+      throw new TypeError(`RedisDispatchStore: retentionMs must be a non-negative integer (ms), got ${String(options.retentionMs)}`);
+    }
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     if (!this.prefix || /[{}]/.test(this.prefix)) throw new TypeError('RedisDispatchStore: prefix must be non-empty and contain no braces');
     this.indexKey = dispatchIndexKey(this.prefix);
@@ -151,7 +166,7 @@ export class RedisDispatchStore implements DispatchStore {
     const reply = await this.run(TRANSITION, [this.recordKey(key), this.indexKey], [
       c.from, c.to, c.nowMs, c.attempt ?? '', isTerminalState(c.to) ? '1' : '0', DISPATCH_HISTORY_LIMIT,
       c.error ? JSON.stringify(c.error) : '',
-      c.result ? '1' : '0', c.result?.bytes ?? '', c.result?.schemaId ?? '', c.result?.type ?? '',
+      c.result ? '1' : '0', c.result?.bytes ?? '', c.result?.schemaId ?? '', c.result?.type ?? '', this.retentionMs,
     ]) as [number, Buffer[]?];
     const [code, hash] = reply;
     if (code === 0) return { ok: false, current: undefined };
@@ -228,7 +243,7 @@ function flatten(hash: Record<string, Buffer>): Buffer[] {
 }
 
 /** Turns a flat `HGETALL` reply into a record; `undefined` for an empty hash. */
-function decodeRecord(flat: readonly Buffer[]): DispatchRecord | undefined {
+export function decodeRecord(flat: readonly Buffer[]): DispatchRecord | undefined {
   if (flat.length === 0) return undefined;
   const f = new Map<string, Buffer>();
   const envelope: Record<string, string | Buffer> = {};

@@ -18,3 +18,5 @@ export { redisPlugin, DEFAULT_REDIS_URL } from './plugin';
 export type { RedisPluginOptions } from './plugin';
 export { RedisDispatchStore, dispatchRecordKey, dispatchIndexKey, escapeKeyPart } from './dispatch-store';
 export type { RedisDispatchStoreOptions } from './dispatch-store';
+export { RedisDispatchLedger, delayedKey } from './dispatch-ledger';
+export { DEFAULT_DISPATCH_RETENTION_MS } from './dispatch-store';

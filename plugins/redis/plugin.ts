@@ -3,8 +3,9 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { DependencyContainer } from 'tsyringe';
 import { PluginInvalidError } from '../../core/app/errors';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
-import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
-import { RedisDispatchStore } from './dispatch-store';
+import { DISPATCH_LEDGER, DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import { RedisDispatchLedger } from './dispatch-ledger';
+import { RedisDispatchStore, type RedisDispatchStoreOptions } from './dispatch-store';
 import { quitClient } from './connection';
 import { RedisSchemaStore, type RedisClientLike } from './schema-store';
 import { RedisStreamsTransport, type RedisStreamsTransportOptions } from './streams-transport';
@@ -40,6 +41,8 @@ export interface RedisPluginOptions {
   readonly redisOptions?: Omit<RedisOptions, 'lazyConnect'>;
   /** Transport tuning: retention and binary fields (see {@link RedisStreamsTransportOptions}). */
   readonly transport?: Omit<RedisStreamsTransportOptions, 'redis' | 'prefix'>;
+  /** Dispatch store tuning: how long terminal records are kept (see {@link RedisDispatchStoreOptions}). */
+  readonly dispatch?: Omit<RedisDispatchStoreOptions, 'redis' | 'prefix'>;
 }
 
 interface AppState {
@@ -82,14 +85,14 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
   const apps = new WeakMap<DependencyContainer, AppState>();
   return {
     name,
-    provides: ['transport', 'schemaStore', 'dispatchStore'],
+    provides: ['transport', 'schemaStore', 'dispatchStore', 'dispatchLedger'],
     register(container) {
       const owned = options.redis ? undefined : createClient(options);
       const client: RedisClientLike = options.redis ?? (owned as Redis);
       const state: AppState = {
         owned,
         schemaStore: new RedisSchemaStore({ redis: client, prefix: options.prefix }),
-        dispatchStore: new RedisDispatchStore({ redis: client, prefix: options.prefix }),
+        dispatchStore: new RedisDispatchStore({ redis: client, prefix: options.prefix, ...options.dispatch }),
         // Weft's own messages carry one binary field, the protobuf payload (wire contract): the
         // others arrive as strings, without a Buffer each on the way.
         transport: new RedisStreamsTransport({ binaryFields: [WireField.PAYLOAD], ...options.transport, redis: client, prefix: options.prefix }),
@@ -97,6 +100,7 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
       container.registerInstance(SCHEMA_STORE, state.schemaStore);
       container.registerInstance(DISPATCH_STORE, state.dispatchStore);
       container.registerInstance(TRANSPORT, state.transport);
+      container.registerInstance(DISPATCH_LEDGER, new RedisDispatchLedger(state.transport, state.dispatchStore));
       apps.set(container, state);
     },
     async init(ctx: PluginContext) {

@@ -153,7 +153,7 @@ function encoded(c: Cmd): EncodedCommand {
 }
 
 /** One call of a Lua script, written by {@link RespWriter}: its keys, then `argc` arguments. */
-interface ScriptCall {
+export interface ScriptCall {
   readonly keys: readonly string[];
   readonly argc: number;
   /** Expected size of the encoded command, bytes (the writer grows past it when needed). */
@@ -193,6 +193,24 @@ export function trimThreshold(ids: readonly string[]): string {
   }
   if (ms < 0n) return '';
   return seq >= 0xffffffffffffffffn ? `${ms + 1n}-0` : `${ms}-${seq + 1n}`;
+}
+
+/**
+ * The fields of a dead letter: the delivery's own fields (minus `dlq_` fields of an earlier dead
+ * letter), then the reason as `dlq_code`, `dlq_message`, `dlq_original_id`, `dlq_at_ms` and one
+ * `dlq_detail_<name>` per diagnostic.
+ */
+export function deadLetterEntry(delivery: Delivery, reason: DeadLetterReason, nowMs: number): Record<string, string | Buffer> {
+  const fields: Record<string, string | Buffer> = {};
+  for (const name of Object.keys(delivery.fields)) {
+    if (!name.startsWith(DEAD_LETTER_FIELD_PREFIX)) fields[name] = delivery.fields[name]!;
+  }
+  fields[DeadLetterField.CODE] = reason.code;
+  fields[DeadLetterField.MESSAGE] = reason.message;
+  fields[DeadLetterField.ORIGINAL_ID] = delivery.id;
+  fields[DeadLetterField.AT_MS] = String(nowMs);
+  for (const [k, v] of Object.entries(reason.details ?? {})) fields[DeadLetterField.DETAIL_PREFIX + k] = v;
+  return fields;
 }
 
 /** The field names every message has, in the same order; `undefined` when they differ. */
@@ -538,15 +556,7 @@ export class RedisStreamsTransport implements Transport {
   async deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<void> {
     this.assertOpen();
     const { stream, deadLetters } = this.keys(queue);
-    const fields: Record<string, string | Buffer> = {};
-    for (const name of Object.keys(delivery.fields)) {
-      if (!name.startsWith(DEAD_LETTER_FIELD_PREFIX)) fields[name] = delivery.fields[name]!;
-    }
-    fields[DeadLetterField.CODE] = reason.code;
-    fields[DeadLetterField.MESSAGE] = reason.message;
-    fields[DeadLetterField.ORIGINAL_ID] = delivery.id;
-    fields[DeadLetterField.AT_MS] = String(Date.now());
-    for (const [k, v] of Object.entries(reason.details ?? {})) fields[DeadLetterField.DETAIL_PREFIX + k] = v;
+    const fields = deadLetterEntry(delivery, reason, Date.now());
     const tx = this.client.multi();
     tx.call(...this.xadd(deadLetters, fields, this.deadLetterMaxLen));
     tx.call('XACK', stream, group, delivery.id);
@@ -799,6 +809,17 @@ export class RedisStreamsTransport implements Transport {
       }
     }
     return out;
+  }
+
+  /**
+   * Runs calls of a script in one round trip, the way the transport runs its own (hand-encoded
+   * `EVALSHA`, `EVAL` on `NOSCRIPT`). For the plugin's dispatch ledger, whose scripts pair record
+   * transitions with stream operations.
+   * @internal
+   */
+  runScriptCalls(s: LuaScript, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    this.assertOpen();
+    return this.runScripts(s, calls);
   }
 
   /** One script call: hand-encoded, or as arguments for ioredis's own encoding when the client has a keyPrefix. */

@@ -1,0 +1,268 @@
+/**
+ * Lua scripts of the Redis dispatch ledger: each pairs dispatch-record transitions (in the layout
+ * of {@link RedisDispatchStore}) with the stream operation they belong to, atomically and in one
+ * round trip per batch. The records' history entries and index updates are written exactly as the
+ * store's own `TRANSITION` script writes them, so the store reads what the ledger wrote.
+ *
+ * Keys: a record key may sit in another Cluster slot than the queue's stream, so these scripts
+ * (like the store's) need a single Redis or Sentinel.
+ *
+ * @packageDocumentation
+ */
+import { WireField } from '../../core/tasks/wire';
+import { luaScript } from './lua';
+
+/** Hash fields of the envelope a record drops once `ACKED` (only redelivery needs them). */
+const ENVELOPE_FIELDS = Object.values(WireField).flatMap((n) => [`'e:s:${n}'`, `'e:b:${n}'`]).join(', ');
+
+/**
+ * Shared helpers. `move` applies one transition whose `from` the caller has checked: history entry
+ * `h:<n>`, state, attempt, `updated_at_ms`, `last_error`, and the index (removed and given a TTL
+ * when the new state is terminal, scored by `now` otherwise).
+ */
+const PRELUDE = `
+local function move(rk, index, from, to, now, attempt, err, limit, terminal, retention)
+  if not attempt then attempt = redis.call('HGET', rk, 'attempt') end
+  local n = redis.call('HINCRBY', rk, 'transition_count', 1)
+  local entry = '{"atMs":' .. now .. ',"from":"' .. from .. '","to":"' .. to .. '","attempt":' .. attempt
+  if err then entry = entry .. ',"error":' .. err end
+  entry = entry .. '}'
+  redis.call('HSET', rk, 'state', to, 'attempt', attempt, 'updated_at_ms', now, 'h:' .. n, entry)
+  if n > limit then redis.call('HDEL', rk, 'h:' .. (n - limit)) end
+  if err then redis.call('HSET', rk, 'last_error', err) end
+  if terminal then
+    redis.call('ZREM', index, rk)
+    if retention > 0 then redis.call('PEXPIRE', rk, retention) end
+  else
+    redis.call('ZADD', index, now, rk)
+  end
+end
+local function xadd(key, maxLen, flat, from, to)
+  local args
+  if maxLen ~= '0' then args = {'XADD', key, 'MAXLEN', '~', maxLen, '*'} else args = {'XADD', key, '*'} end
+  local base = #args
+  for i = from, to do args[base + i - from + 1] = flat[i] end
+  return redis.call(unpack(args))
+end
+`;
+
+/**
+ * Send: per message, create its record as `SENT` (history `PENDING -> SENT`) and `XADD` it, unless
+ * the record exists, in which case nothing is written and its state is returned.
+ *
+ * KEYS[1] stream, KEYS[2] index, KEYS[2 + m] the record of message m. ARGV: maxLen, now, queue,
+ * field count n, the n field names, the n record field names of the envelope (`e:s:<name>` or
+ * `e:b:<name>`), then n values per message. Returns per message `1` (sent) or
+ * `{state, attempt, result_bytes, result_schema_id, result_type, last_error}` of the existing record.
+ */
+export const SEND = luaScript(`
+local stream, index = KEYS[1], KEYS[2]
+local maxLen, now, queue = ARGV[1], ARGV[2], ARGV[3]
+local n = tonumber(ARGV[4])
+local at = {}
+for i = 1, n do at[ARGV[4 + i]] = i end
+local iExec, iStep, iKey, iCorr = at['execution_id'], at['step_id'], at['idempotency_key'], at['correlation_id']
+local iAttempt, iDeadline = at['retry_attempt'], at['deadline_ms']
+local xargs
+if maxLen ~= '0' then xargs = {'MAXLEN', '~', maxLen, '*'} else xargs = {'*'} end
+local base = #xargs
+for i = 1, n do xargs[base + 2 * i - 1] = ARGV[4 + i] end
+local out = {}
+local m = 0
+local j = 5 + 2 * n
+while j + n - 1 <= #ARGV do
+  m = m + 1
+  local rk = KEYS[2 + m]
+  local state = redis.call('HMGET', rk, 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error')
+  if state[1] then
+    out[m] = state
+  else
+    for i = 1, n do xargs[base + 2 * i] = ARGV[j + i - 1] end
+    redis.call('XADD', stream, unpack(xargs, 1, base + 2 * n))
+    local attempt = '0'
+    if iAttempt then attempt = ARGV[j + iAttempt - 1] end
+    local h = {
+      'execution_id', ARGV[j + iExec - 1], 'step_id', ARGV[j + iStep - 1], 'idempotency_key', ARGV[j + iKey - 1],
+      'state', 'SENT', 'attempt', attempt, 'correlation_id', ARGV[j + iCorr - 1],
+      'created_at_ms', now, 'updated_at_ms', now, 'transition_count', 1, 'queue', queue,
+      'h:1', '{"atMs":' .. now .. ',"from":"PENDING","to":"SENT","attempt":' .. attempt .. '}',
+    }
+    if iDeadline and ARGV[j + iDeadline - 1] ~= '' then
+      h[#h + 1] = 'deadline_ms'
+      h[#h + 1] = ARGV[j + iDeadline - 1]
+    end
+    for i = 1, n do
+      h[#h + 1] = ARGV[4 + n + i]
+      h[#h + 1] = ARGV[j + i - 1]
+    end
+    redis.call('HSET', rk, unpack(h))
+    redis.call('ZADD', index, now, rk)
+    out[m] = 1
+  end
+  j = j + n
+end
+return out
+`);
+
+/**
+ * Inspect: `{state, attempt, result_bytes, result_schema_id, result_type, last_error}` of each
+ * record in KEYS (`state` is false for a missing record).
+ */
+export const INSPECT = luaScript(`
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('HMGET', KEYS[i], 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error')
+end
+return out
+`);
+
+/**
+ * Complete: records `SENT -> ACKED` with their results (a `PENDING` record is first moved to
+ * `SENT`; a record in any other state, or missing, is left alone: a duplicate delivery), then the
+ * follow-up messages are added, then the delivery ids are acked.
+ *
+ * KEYS[1] stream, KEYS[2] index, KEYS[3..] follow-up streams and records. ARGV: group, maxLen,
+ * now, history limit, retention ms, id count k, the k ids, record count r, per record its key's
+ * index in KEYS, result bytes, schema id and type (`''` for none); then per follow-up message its
+ * key's index, its field count n and n name/value pairs. Returns the number of ids acked.
+ */
+export const COMPLETE = luaScript(PRELUDE + `
+local stream, index = KEYS[1], KEYS[2]
+local group, maxLen, now, limit, retention = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local k = tonumber(ARGV[6])
+local j = 7 + k
+local r = tonumber(ARGV[j])
+j = j + 1
+for _ = 1, r do
+  local rk = KEYS[tonumber(ARGV[j])]
+  local state = redis.call('HGET', rk, 'state')
+  if state == 'PENDING' then
+    move(rk, index, 'PENDING', 'SENT', now, nil, nil, limit, false, 0)
+    state = 'SENT'
+  end
+  if state == 'SENT' then
+    if ARGV[j + 2] ~= '' then
+      redis.call('HSET', rk, 'result_bytes', ARGV[j + 1], 'result_schema_id', ARGV[j + 2], 'result_type', ARGV[j + 3])
+    end
+    redis.call('HDEL', rk, ${ENVELOPE_FIELDS})
+    move(rk, index, 'SENT', 'ACKED', now, nil, nil, limit, true, retention)
+  end
+  j = j + 4
+end
+while j <= #ARGV do
+  local n = tonumber(ARGV[j + 1])
+  xadd(KEYS[tonumber(ARGV[j])], maxLen, ARGV, j + 2, j + 1 + 2 * n)
+  j = j + 2 + 2 * n
+end
+local acked = 0
+local i = 7
+while i < 7 + k do
+  local last = math.min(i + 999, 6 + k)
+  acked = acked + redis.call('XACK', stream, group, unpack(ARGV, i, last))
+  i = last + 1
+end
+return acked
+`);
+
+/**
+ * Retry: record `SENT -> FAILED_RETRYABLE` with the error, its next attempt kept in `next_attempt`,
+ * the record scheduled in the queue's delayed set at its due time, and the delivery acked. A record
+ * in another state is left alone (another delivery owns it) and the delivery is acked.
+ *
+ * KEYS[1] stream, KEYS[2] index, KEYS[3] record, KEYS[4] delayed set. ARGV: group, delivery id,
+ * now, history limit, error JSON, due ms, next attempt. Returns 1 when scheduled, 0 when the
+ * record was not `SENT`, -1 (nothing written, nothing acked) when there is no record.
+ */
+export const RETRY = luaScript(PRELUDE + `
+local stream, index, rk, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local group, id, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local state = redis.call('HGET', rk, 'state')
+if not state then return -1 end
+if state == 'PENDING' then
+  move(rk, index, 'PENDING', 'SENT', now, nil, nil, limit, false, 0)
+  state = 'SENT'
+end
+local done = 0
+if state == 'SENT' then
+  move(rk, index, 'SENT', 'FAILED_RETRYABLE', now, nil, ARGV[5], limit, false, 0)
+  redis.call('HSET', rk, 'next_attempt', ARGV[7])
+  redis.call('ZADD', delayed, ARGV[6], rk)
+  done = 1
+end
+redis.call('XACK', stream, group, id)
+return done
+`);
+
+/**
+ * Final failure: the record (if any, and not terminal) goes to `FAILED_FINAL` with the error, the
+ * dead letter is added, the follow-up (error reply) is added, and the delivery is acked.
+ *
+ * KEYS[1] stream, KEYS[2] index, KEYS[3] dead-letter stream, KEYS[4] record or `''`-named
+ * placeholder, KEYS[5] follow-up stream (optional). ARGV: group, delivery id, now, history limit,
+ * error JSON, retention ms, dead-letter maxLen, queue maxLen, has-record flag, dead-letter field
+ * count d, d name/value pairs, then the follow-up's field count f and f pairs (f may be 0).
+ */
+export const FAIL_FINAL = luaScript(PRELUDE + `
+local stream, index, dlq = KEYS[1], KEYS[2], KEYS[3]
+local group, id, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local err, retention, dlqMax, maxLen = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
+if ARGV[9] == '1' then
+  local rk = KEYS[4]
+  local state = redis.call('HGET', rk, 'state')
+  if state == 'PENDING' then
+    move(rk, index, 'PENDING', 'SENT', now, nil, nil, limit, false, 0)
+    state = 'SENT'
+  end
+  if state == 'SENT' or state == 'FAILED_RETRYABLE' then
+    move(rk, index, state, 'FAILED_FINAL', now, nil, err, limit, true, retention)
+  end
+end
+local d = tonumber(ARGV[10])
+xadd(dlq, dlqMax, ARGV, 11, 10 + 2 * d)
+local j = 11 + 2 * d
+local f = tonumber(ARGV[j])
+if f > 0 then xadd(KEYS[5], maxLen, ARGV, j + 1, j + 2 * f) end
+redis.call('XACK', stream, group, id)
+return 1
+`);
+
+/**
+ * Redeliver due retries: for each record in the queue's delayed set due by `now` (at most
+ * `limit`), drop it from the set and, if it is still `FAILED_RETRYABLE`, move it `-> SENT` with its
+ * `next_attempt` and `XADD` its envelope with `retry_attempt` and `dispatch_ts_ms` replaced.
+ *
+ * KEYS[1] stream, KEYS[2] index, KEYS[3] delayed set. ARGV: now, limit, maxLen, history limit.
+ * Returns `{redelivered, next due score or false}`.
+ */
+export const REDELIVER = luaScript(PRELUDE + `
+local stream, index, delayed = KEYS[1], KEYS[2], KEYS[3]
+local now, maxLen, limit = ARGV[1], ARGV[3], tonumber(ARGV[4])
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local sent = 0
+for _, rk in ipairs(due) do
+  redis.call('ZREM', delayed, rk)
+  if redis.call('HGET', rk, 'state') == 'FAILED_RETRYABLE' then
+    local attempt = redis.call('HGET', rk, 'next_attempt')
+    move(rk, index, 'FAILED_RETRYABLE', 'SENT', now, attempt, nil, limit, false, 0)
+    local h = redis.call('HGETALL', rk)
+    local flat = {}
+    for i = 1, #h, 2 do
+      local name = h[i]
+      if string.sub(name, 1, 2) == 'e:' then
+        local wire = string.sub(name, 5)
+        flat[#flat + 1] = wire
+        if wire == 'retry_attempt' then flat[#flat + 1] = attempt
+        elseif wire == 'dispatch_ts_ms' then flat[#flat + 1] = now
+        else flat[#flat + 1] = h[i + 1] end
+      end
+    end
+    if #flat > 0 then
+      xadd(stream, maxLen, flat, 1, #flat)
+      sent = sent + 1
+    end
+  end
+end
+local nxt = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+if nxt[2] then return {sent, nxt[2]} end
+return {sent, false}
+`);
