@@ -27,6 +27,12 @@ export const DispatchErrorCode = {
    * has no attempt left under its `maxAttempts` and goes to `FAILED_FINAL` instead of a redelivery.
    */
   RETRIES_EXHAUSTED: 'WEFT_DISPATCH_RETRIES_EXHAUSTED',
+  /**
+   * Recorded, not thrown: recovery found a `SENT` record whose message is no longer in its queue
+   * (a stream trimmed past an unacknowledged entry), so it could not redeliver it; the record goes
+   * to `FAILED_FINAL`. Raise the queue's retention if you see it.
+   */
+  ENVELOPE_LOST: 'WEFT_DISPATCH_ENVELOPE_LOST',
 } as const;
 
 /** One of the {@link DispatchErrorCode} values. */

@@ -43,7 +43,12 @@ export interface LedgerAck {
   /** The record to move to `ACKED`; omitted for a message that carries no dispatch key. */
   readonly key?: DispatchKey;
   readonly result?: DispatchResult;
-  /** A message to publish with the ack (the result reply). */
+  /**
+   * Where to send `result` as a result reply (see `core/runtime/reply.ts`), with the ids the reply
+   * carries. Requires `result`.
+   */
+  readonly reply?: { readonly queue: string; readonly executionId: string; readonly idempotencyKey: string };
+  /** Any other message to publish with the ack (e.g. the stored outcome, for a duplicate). */
   readonly follow?: Outgoing;
 }
 

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { WireField } from '../tasks/wire';
+import { resultReply } from '../runtime/reply';
 import type { Fields, Outgoing, Transport } from '../runtime/transport';
 import type { DispatchKey } from './key';
 import { viewOf, type DispatchLedger, type LedgerAck, type LedgerFailure, type LedgerItem, type LedgerView, type RedeliverStats, type SendOutcome } from './ledger';
@@ -62,7 +63,13 @@ export class StoreLedger implements DispatchLedger {
       from: DispatchState.SENT, to: DispatchState.ACKED, nowMs, ...(a.result ? { result: a.result } : {}),
     })));
     const follow: Outgoing[] = [];
-    for (const a of acks) if (a.follow) follow.push(a.follow);
+    for (const a of acks) {
+      if (a.reply && a.result) {
+        const { queue: q, executionId, idempotencyKey } = a.reply;
+        follow.push({ queue: q, fields: resultReply(executionId, idempotencyKey, a.result.schemaId, a.result.type, a.result.bytes) });
+      }
+      if (a.follow) follow.push(a.follow);
+    }
     await this.transport.ack(queue, group, acks.map((a) => a.deliveryId), follow);
   }
 
@@ -107,7 +114,7 @@ export class StoreLedger implements DispatchLedger {
     for (const r of records) {
       if (!r.queue) throw new Error(`dispatch record ${r.idempotencyKey} has no queue; it was not created by the Weft runtime`);
       const list = byQueue.get(r.queue) ?? [];
-      list.push(redeliveryFields(r, Date.now()));
+      list.push(redeliveryFields(r, Date.now(), true));
       byQueue.set(r.queue, list);
     }
     await Promise.all([...byQueue].map(([q, fields]) => this.transport.publish(q, fields)));
@@ -138,7 +145,14 @@ export class StoreLedger implements DispatchLedger {
   }
 }
 
-/** A record's envelope as redelivered: the stored fields with the record's attempt and a new dispatch time. */
-export function redeliveryFields(r: DispatchRecord, nowMs: number): Fields {
-  return { ...r.envelope, [WireField.RETRY_ATTEMPT]: String(r.attempt), [WireField.DISPATCH_TS_MS]: String(nowMs) };
+/**
+ * A record's envelope as redelivered: the stored fields with the record's attempt and a new
+ * dispatch time; with `recovered`, also the `recovered` flag (crash recovery: the message may
+ * duplicate one still queued, so the worker checks the record before running it).
+ */
+export function redeliveryFields(r: DispatchRecord, nowMs: number, recovered = false): Fields {
+  return {
+    ...r.envelope, [WireField.RETRY_ATTEMPT]: String(r.attempt), [WireField.DISPATCH_TS_MS]: String(nowMs),
+    ...(recovered ? { [WireField.RECOVERED]: '1' } : {}),
+  };
 }

@@ -63,6 +63,12 @@ export interface DispatchRecord extends DispatchKey {
   readonly history: readonly DispatchHistoryEntry[];
   /** The queue the envelope is published to, when the record was created with one (recovery needs it). */
   readonly queue?: string;
+  /**
+   * The transport's id of the message last sent for this record, when the store knows it. A store
+   * that keeps this instead of a copy of the envelope returns an empty `envelope`; recovery then
+   * reads the message back from the queue.
+   */
+  readonly messageId?: string;
   /** How many transitions the record has had in all; larger than `history.length` once truncated. */
   readonly transitionCount: number;
 }

@@ -293,7 +293,10 @@ export class Worker {
       try {
         const env = fromFields(d.fields);
         const key = dispatchKeyOf(env);
-        if (key) {
+        // Only a delivery that may repeat an earlier one needs its record looked up: one taken over
+        // from another worker, a retry, or a message crash recovery published again. A first
+        // delivery is the only message of its record (the ledger publishes a record once).
+        if (key && (d.deliveryCount > 1 || env.retryAttempt > 0 || env.recovered)) {
           at.push(out.length);
           keys.push(key);
         }
@@ -396,8 +399,9 @@ export class Worker {
     const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     this.queueAck(queue, {
       deliveryId: d.id,
-      ...(key ? { key, result: { bytes, schemaId: def.output.id, type: def.output.fullName } } : {}),
-      ...(env.replyTo ? { follow: { queue: env.replyTo, fields: resultReply(env.executionId, env.idempotencyKey, def.output.id, def.output.fullName, bytes) } } : {}),
+      ...(key ? { key } : {}),
+      result: { bytes, schemaId: def.output.id, type: def.output.fullName },
+      ...(env.replyTo ? { reply: { queue: env.replyTo, executionId: env.executionId, idempotencyKey: env.idempotencyKey } } : {}),
     });
   }
 

@@ -22,6 +22,11 @@ export const WireField = {
   TRACEPARENT: 'traceparent',
   /** The step that dispatched the item: with `execution_id` and `idempotency_key`, the key of its dispatch record. */
   STEP_ID: 'step_id',
+  /**
+   * `1` on a message that crash recovery published again: it may duplicate one still queued, so
+   * the worker looks its dispatch record up before running it. Absent otherwise.
+   */
+  RECOVERED: 'recovered',
   /** Where the worker sends the result: a queue name. Empty when nobody waits for one. */
   REPLY_TO: 'reply_to',
 } as const;
@@ -54,6 +59,8 @@ export interface TaskEnvelope {
   /** The dispatching step; empty from producers that predate it (the worker then uses the task name). */
   readonly stepId: string;
   readonly replyTo: string;
+  /** Republished by crash recovery (the `recovered` field): possibly a duplicate. */
+  readonly recovered?: boolean;
 }
 
 /** The code of {@link EnvelopeError}. */
@@ -85,6 +92,7 @@ export function toFields(e: TaskEnvelope): Fields {
     [WireField.TRACEPARENT]: e.traceparent,
     [WireField.STEP_ID]: e.stepId,
     [WireField.REPLY_TO]: e.replyTo,
+    ...(e.recovered ? { [WireField.RECOVERED]: '1' } : {}),
   };
 }
 
@@ -131,5 +139,6 @@ export function fromFields(f: Fields): TaskEnvelope {
     traceparent: text(f, WireField.TRACEPARENT, false),
     stepId: text(f, WireField.STEP_ID, false),
     replyTo: text(f, WireField.REPLY_TO, false),
+    ...(text(f, WireField.RECOVERED, false) === '1' ? { recovered: true } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { DISPATCH_HISTORY_LIMIT, DispatchState, isDispatchState, redeliveryFields } from '../../core/dispatch';
+import { DISPATCH_HISTORY_LIMIT, DispatchErrorCode, DispatchState, isDispatchState, redeliveryFields } from '../../core/dispatch';
 import type {
   DispatchFailure, DispatchKey, DispatchLedger, DispatchRecord, LedgerAck, LedgerFailure, LedgerItem, LedgerView,
   RedeliverStats, SendOutcome,
@@ -80,8 +80,6 @@ export class RedisDispatchLedger implements DispatchLedger {
         throw new TypeError('RedisDispatchLedger.send: every message of a batch must have the same fields in the same order');
       }
     }
-    const first = items[0]!.fields;
-    const recordNames = names.map((n) => (Buffer.isBuffer(first[n]) ? `e:b:${n}` : `e:s:${n}`));
     const maxLen = this.transport.maxLen;
     const calls: ScriptCall[] = [];
     for (let i = 0; i < items.length; i += SEND_CHUNK) {
@@ -89,14 +87,13 @@ export class RedisDispatchLedger implements DispatchLedger {
       const keys = [stream, this.indexKey];
       for (let m = i; m < end; m++) keys.push(this.recordKey(items[m]!.key));
       calls.push({
-        keys, argc: 4 + 2 * names.length + names.length * (end - i), sizeHint: 512 + (end - i) * 640,
+        keys, argc: 4 + names.length + names.length * (end - i), sizeHint: 512 + (end - i) * 640,
         write(w) {
           w.bulk(maxLen);
           w.bulk(nowMs);
           w.bulk(queue);
           w.bulk(names.length);
           for (const n of names) w.bulk(n);
-          for (const n of recordNames) w.bulk(n);
           for (let m = i; m < end; m++) {
             const f: Fields = items[m]!.fields;
             for (const n of names) w.bulk(f[n]!);
@@ -137,14 +134,14 @@ export class RedisDispatchLedger implements DispatchLedger {
       }
       return i;
     };
-    const records: { at: number; a: LedgerAck }[] = [];
+    const at: { record: number; reply: number }[] = [];
     const follows: { at: number; f: Fields; n: number }[] = [];
-    let argc = 7 + acks.length;
+    let argc = 6 + acks.length * 8;
     for (const a of acks) {
-      if (a.key) {
-        records.push({ at: slot(this.recordKey(a.key)), a });
-        argc += 4;
-      }
+      at.push({
+        record: a.key ? slot(this.recordKey(a.key)) : 0,
+        reply: a.reply && a.result ? slot(streamKey(this.prefix, a.reply.queue)) : 0,
+      });
       if (a.follow) {
         let n = 0;
         for (const _ in a.follow.fields) n++;
@@ -155,7 +152,7 @@ export class RedisDispatchLedger implements DispatchLedger {
     const { maxLen } = this.transport;
     const retention = this.store.retentionMs;
     await this.transport.runScriptCalls(COMPLETE, [{
-      keys, argc, sizeHint: 256 + acks.length * 400,
+      keys, argc, sizeHint: 256 + acks.length * 256,
       write(w) {
         w.bulk(group);
         w.bulk(maxLen);
@@ -164,15 +161,19 @@ export class RedisDispatchLedger implements DispatchLedger {
         w.bulk(retention);
         w.bulk(acks.length);
         for (const a of acks) w.bulk(a.deliveryId);
-        w.bulk(records.length);
-        for (const { at, a } of records) {
-          w.bulk(at);
-          w.bulk(a.result?.bytes ?? '');
-          w.bulk(a.result?.schemaId ?? '');
-          w.bulk(a.result?.type ?? '');
+        for (let i = 0; i < acks.length; i++) {
+          const a = acks[i]!;
+          const r = a.result;
+          w.bulk(at[i]!.record);
+          w.bulk(r ? r.bytes : '');
+          w.bulk(r ? r.schemaId : '');
+          w.bulk(r ? r.type : '');
+          w.bulk(at[i]!.reply);
+          w.bulk(a.reply ? a.reply.executionId : '');
+          w.bulk(a.reply ? a.reply.idempotencyKey : '');
         }
-        for (const { at, f, n } of follows) {
-          w.bulk(at);
+        for (const { at: fi, f, n } of follows) {
+          w.bulk(fi);
           w.bulk(n);
           for (const name in f) {
             w.bulk(name);
@@ -188,9 +189,11 @@ export class RedisDispatchLedger implements DispatchLedger {
     const stream = streamKey(this.prefix, queue);
     const err = JSON.stringify(f.error);
     if (f.retry && f.key) {
+      const envelope: (string | Buffer)[] = [];
+      for (const [k, v] of Object.entries(f.delivery.fields)) envelope.push(Buffer.isBuffer(v) ? `e:b:${k}` : `e:s:${k}`, v);
       const [done] = await this.transport.runScriptCalls(RETRY, [call(
         [stream, this.indexKey, this.recordKey(f.key), delayedKey(this.prefix, queue)],
-        [group, f.delivery.id, nowMs, DISPATCH_HISTORY_LIMIT, err, f.retry.notBeforeMs, f.retry.attempt],
+        [group, f.delivery.id, nowMs, DISPATCH_HISTORY_LIMIT, err, f.retry.notBeforeMs, f.retry.attempt, ...envelope],
       )]);
       if (Number(done) >= 0) return;
       // No record to schedule the retry on: dead-letter it below rather than lose it.
@@ -225,8 +228,21 @@ export class RedisDispatchLedger implements DispatchLedger {
     for (const r of records) {
       if (!r.queue) throw new Error(`dispatch record ${r.idempotencyKey} has no queue; it was not created by the Weft runtime`);
       if (r.state !== DispatchState.SENT) continue;
+      let record = r;
+      if (Object.keys(r.envelope).length === 0) {
+        // A record the ledger sent keeps the entry's id, not a copy: read the entry back.
+        const envelope = r.messageId ? await this.transport.entry(r.queue, r.messageId) : undefined;
+        if (!envelope) {
+          await this.store.transition(r, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs: now, error: {
+            code: DispatchErrorCode.ENVELOPE_LOST,
+            message: `the stream entry ${r.messageId ?? '(unknown)'} of queue ${r.queue} is gone (trimmed by MAXLEN?), so the item cannot be redelivered`,
+          } });
+          continue;
+        }
+        record = { ...r, envelope };
+      }
       const list = byQueue.get(r.queue) ?? [];
-      list.push(redeliveryFields(r, now));
+      list.push(redeliveryFields(record, now, true));
       byQueue.set(r.queue, list);
     }
     await Promise.all([...byQueue].map(([q, fields]) => this.transport.publish(q, fields)));

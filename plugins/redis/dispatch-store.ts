@@ -48,17 +48,21 @@ const F = {
   resultSchemaId: 'result_schema_id',
   resultType: 'result_type',
   queue: 'queue',
+  messageId: 'entry_id',
 } as const;
 /** Field-name prefixes: history entries, string envelope fields, Buffer envelope fields. */
 const HISTORY = 'h:';
 const ENV_STRING = 'e:s:';
 const ENV_BYTES = 'e:b:';
 
+const NEEDS_ESCAPE = /[%:{}]/;
+
 /**
  * Escapes a key part so that the record key is unambiguous and its hash tag is exactly the
  * execution id: `%` -> `%25`, `:` -> `%3A`, `{` -> `%7B`, `}` -> `%7D`. Everything else is kept.
  */
 export function escapeKeyPart(part: string): string {
+  if (!NEEDS_ESCAPE.test(part)) return part; // the common case (hex ids, plain names): no copy
   return part.replace(/[%:{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
@@ -268,6 +272,7 @@ export function decodeRecord(flat: readonly Buffer[]): DispatchRecord | undefine
   const lastError = str(F.lastError);
   const resultBytes = f.get(F.resultBytes);
   const queue = str(F.queue);
+  const messageId = str(F.messageId);
   return {
     executionId: str(F.executionId) ?? '',
     stepId: str(F.stepId) ?? '',
@@ -286,5 +291,6 @@ export function decodeRecord(flat: readonly Buffer[]): DispatchRecord | undefine
     history: history.map(([, h]) => h),
     transitionCount: num(F.transitionCount) ?? 0,
     ...(queue === undefined ? {} : { queue }),
+    ...(messageId === undefined ? {} : { messageId }),
   };
 }

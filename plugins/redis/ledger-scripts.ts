@@ -16,26 +16,32 @@ import { luaScript } from './lua';
 const ENVELOPE_FIELDS = Object.values(WireField).flatMap((n) => [`'e:s:${n}'`, `'e:b:${n}'`]).join(', ');
 
 /**
- * Shared helpers. `move` applies one transition whose `from` the caller has checked: history entry
- * `h:<n>`, state, attempt, `updated_at_ms`, `last_error`, and the index (removed and given a TTL
- * when the new state is terminal, scored by `now` otherwise).
+ * Shared helpers. `move` applies one transition whose `from` the caller has checked, given the
+ * record's `attempt` and `transition_count` as read (one `HMGET`): history entry `h:<n>`, state,
+ * attempt, `updated_at_ms`, `last_error` and any `extra` field pairs in one `HSET`; then the index
+ * (removed, and a TTL set, when the new state is terminal; scored by `now` otherwise).
  */
 const PRELUDE = `
-local function move(rk, index, from, to, now, attempt, err, limit, terminal, retention)
-  if not attempt then attempt = redis.call('HGET', rk, 'attempt') end
-  local n = redis.call('HINCRBY', rk, 'transition_count', 1)
+local function move(rk, index, from, to, now, attempt, count, err, limit, terminal, retention, extra)
+  local n = tonumber(count or '0') + 1
   local entry = '{"atMs":' .. now .. ',"from":"' .. from .. '","to":"' .. to .. '","attempt":' .. attempt
   if err then entry = entry .. ',"error":' .. err end
   entry = entry .. '}'
-  redis.call('HSET', rk, 'state', to, 'attempt', attempt, 'updated_at_ms', now, 'h:' .. n, entry)
+  local h = {'state', to, 'attempt', attempt, 'updated_at_ms', now, 'transition_count', n, 'h:' .. n, entry}
+  if err then
+    h[#h + 1] = 'last_error'
+    h[#h + 1] = err
+  end
+  if extra then for i = 1, #extra do h[#h + 1] = extra[i] end end
+  redis.call('HSET', rk, unpack(h))
   if n > limit then redis.call('HDEL', rk, 'h:' .. (n - limit)) end
-  if err then redis.call('HSET', rk, 'last_error', err) end
   if terminal then
     redis.call('ZREM', index, rk)
     if retention > 0 then redis.call('PEXPIRE', rk, retention) end
   else
     redis.call('ZADD', index, now, rk)
   end
+  return n
 end
 local function xadd(key, maxLen, flat, from, to)
   local args
@@ -48,11 +54,11 @@ end
 
 /**
  * Send: per message, create its record as `SENT` (history `PENDING -> SENT`) and `XADD` it, unless
- * the record exists, in which case nothing is written and its state is returned.
+ * the record exists, in which case nothing is written and its state is returned. The record keeps
+ * the stream entry's id (`entry_id`), not a copy of the envelope: recovery reads the entry back.
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[2 + m] the record of message m. ARGV: maxLen, now, queue,
- * field count n, the n field names, the n record field names of the envelope (`e:s:<name>` or
- * `e:b:<name>`), then n values per message. Returns per message `1` (sent) or
+ * field count n, the n field names, then n values per message. Returns per message `1` (sent) or
  * `{state, attempt, result_bytes, result_schema_id, result_type, last_error}` of the existing record.
  */
 export const SEND = luaScript(`
@@ -69,31 +75,26 @@ local base = #xargs
 for i = 1, n do xargs[base + 2 * i - 1] = ARGV[4 + i] end
 local out = {}
 local m = 0
-local j = 5 + 2 * n
+local j = 5 + n
 while j + n - 1 <= #ARGV do
   m = m + 1
   local rk = KEYS[2 + m]
-  local state = redis.call('HMGET', rk, 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error')
-  if state[1] then
-    out[m] = state
+  if redis.call('HSETNX', rk, 'state', 'SENT') == 0 then
+    out[m] = redis.call('HMGET', rk, 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error')
   else
     for i = 1, n do xargs[base + 2 * i] = ARGV[j + i - 1] end
-    redis.call('XADD', stream, unpack(xargs, 1, base + 2 * n))
+    local id = redis.call('XADD', stream, unpack(xargs, 1, base + 2 * n))
     local attempt = '0'
     if iAttempt then attempt = ARGV[j + iAttempt - 1] end
     local h = {
       'execution_id', ARGV[j + iExec - 1], 'step_id', ARGV[j + iStep - 1], 'idempotency_key', ARGV[j + iKey - 1],
-      'state', 'SENT', 'attempt', attempt, 'correlation_id', ARGV[j + iCorr - 1],
-      'created_at_ms', now, 'updated_at_ms', now, 'transition_count', 1, 'queue', queue,
+      'attempt', attempt, 'correlation_id', ARGV[j + iCorr - 1],
+      'created_at_ms', now, 'updated_at_ms', now, 'transition_count', 1, 'queue', queue, 'entry_id', id,
       'h:1', '{"atMs":' .. now .. ',"from":"PENDING","to":"SENT","attempt":' .. attempt .. '}',
     }
     if iDeadline and ARGV[j + iDeadline - 1] ~= '' then
       h[#h + 1] = 'deadline_ms'
       h[#h + 1] = ARGV[j + iDeadline - 1]
-    end
-    for i = 1, n do
-      h[#h + 1] = ARGV[4 + n + i]
-      h[#h + 1] = ARGV[j + i - 1]
     end
     redis.call('HSET', rk, unpack(h))
     redis.call('ZADD', index, now, rk)
@@ -117,37 +118,60 @@ return out
 `);
 
 /**
- * Complete: records `SENT -> ACKED` with their results (a `PENDING` record is first moved to
- * `SENT`; a record in any other state, or missing, is left alone: a duplicate delivery), then the
- * follow-up messages are added, then the delivery ids are acked.
+ * Complete: per ack, its record `SENT -> ACKED` with the result (a `PENDING` record is first moved
+ * to `SENT`; a record in any other state, or none, is left alone: a duplicate delivery), and its
+ * result reply; then the other follow-up messages; then `XACK` of every delivery id.
  *
- * KEYS[1] stream, KEYS[2] index, KEYS[3..] follow-up streams and records. ARGV: group, maxLen,
- * now, history limit, retention ms, id count k, the k ids, record count r, per record its key's
- * index in KEYS, result bytes, schema id and type (`''` for none); then per follow-up message its
- * key's index, its field count n and n name/value pairs. Returns the number of ids acked.
+ * KEYS[1] stream, KEYS[2] index, KEYS[3..] records and reply streams. ARGV: group, maxLen, now,
+ * history limit, retention ms, ack count k, the k delivery ids, then per ack 7 values: its record's
+ * index in KEYS (`0`: none), result bytes, schema id, type (`''`: no result), its reply stream's
+ * index (`0`: none), execution id, idempotency key; then per follow-up message its key's index, its
+ * field count n and n name/value pairs. Returns the number of ids acked.
  */
 export const COMPLETE = luaScript(PRELUDE + `
 local stream, index = KEYS[1], KEYS[2]
 local group, maxLen, now, limit, retention = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local k = tonumber(ARGV[6])
 local j = 7 + k
-local r = tonumber(ARGV[j])
-j = j + 1
-for _ = 1, r do
-  local rk = KEYS[tonumber(ARGV[j])]
-  local state = redis.call('HGET', rk, 'state')
-  if state == 'PENDING' then
-    move(rk, index, 'PENDING', 'SENT', now, nil, nil, limit, false, 0)
-    state = 'SENT'
-  end
-  if state == 'SENT' then
-    if ARGV[j + 2] ~= '' then
-      redis.call('HSET', rk, 'result_bytes', ARGV[j + 1], 'result_schema_id', ARGV[j + 2], 'result_type', ARGV[j + 3])
+local reply
+if maxLen ~= '0' then reply = {'XADD', '', 'MAXLEN', '~', maxLen, '*'} else reply = {'XADD', '', '*'} end
+local rb = #reply
+reply[rb + 1] = 'kind'
+reply[rb + 2] = 'result'
+reply[rb + 3] = 'execution_id'
+reply[rb + 5] = 'idempotency_key'
+reply[rb + 7] = 'schema_id'
+reply[rb + 9] = 'type'
+reply[rb + 11] = 'payload'
+for _ = 1, k do
+  local ri = tonumber(ARGV[j])
+  if ri > 0 then
+    local rk = KEYS[ri]
+    local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
+    local state, count = cur[1], cur[3]
+    if state == 'PENDING' then
+      count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
+      state = 'SENT'
     end
-    redis.call('HDEL', rk, ${ENVELOPE_FIELDS})
-    move(rk, index, 'SENT', 'ACKED', now, nil, nil, limit, true, retention)
+    if state == 'SENT' then
+      local extra = nil
+      if ARGV[j + 2] ~= '' then extra = {'result_bytes', ARGV[j + 1], 'result_schema_id', ARGV[j + 2], 'result_type', ARGV[j + 3]} end
+      -- A record that was retried holds a copy of its envelope (see RETRY): not needed any more.
+      if tonumber(count) > 1 then redis.call('HDEL', rk, ${ENVELOPE_FIELDS}) end
+      move(rk, index, 'SENT', 'ACKED', now, cur[2], count, nil, limit, true, retention, extra)
+    end
   end
-  j = j + 4
+  local qi = tonumber(ARGV[j + 4])
+  if qi > 0 then
+    reply[2] = KEYS[qi]
+    reply[rb + 4] = ARGV[j + 5]
+    reply[rb + 6] = ARGV[j + 6]
+    reply[rb + 8] = ARGV[j + 2]
+    reply[rb + 10] = ARGV[j + 3]
+    reply[rb + 12] = ARGV[j + 1]
+    redis.call(unpack(reply))
+  end
+  j = j + 7
 end
 while j <= #ARGV do
   local n = tonumber(ARGV[j + 1])
@@ -165,27 +189,31 @@ return acked
 `);
 
 /**
- * Retry: record `SENT -> FAILED_RETRYABLE` with the error, its next attempt kept in `next_attempt`,
- * the record scheduled in the queue's delayed set at its due time, and the delivery acked. A record
- * in another state is left alone (another delivery owns it) and the delivery is acked.
+ * Retry: record `SENT -> FAILED_RETRYABLE` with the error and a copy of the envelope (`e:s:<name>` /
+ * `e:b:<name>` fields, for the redelivery), its next attempt kept in `next_attempt`, the record
+ * scheduled in the queue's delayed set at its due time, and the delivery acked. A record in another
+ * state is left alone (another delivery owns it) and the delivery is acked.
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[3] record, KEYS[4] delayed set. ARGV: group, delivery id,
- * now, history limit, error JSON, due ms, next attempt. Returns 1 when scheduled, 0 when the
- * record was not `SENT`, -1 (nothing written, nothing acked) when there is no record.
+ * now, history limit, error JSON, due ms, next attempt, then the envelope as record-field/value
+ * pairs. Returns 1 when scheduled, 0 when the record was not `SENT`, -1 (nothing written, nothing
+ * acked) when there is no record.
  */
 export const RETRY = luaScript(PRELUDE + `
 local stream, index, rk, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, id, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local state = redis.call('HGET', rk, 'state')
+local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
+local state, count = cur[1], cur[3]
 if not state then return -1 end
 if state == 'PENDING' then
-  move(rk, index, 'PENDING', 'SENT', now, nil, nil, limit, false, 0)
+  count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
   state = 'SENT'
 end
 local done = 0
 if state == 'SENT' then
-  move(rk, index, 'SENT', 'FAILED_RETRYABLE', now, nil, ARGV[5], limit, false, 0)
-  redis.call('HSET', rk, 'next_attempt', ARGV[7])
+  local extra = {'next_attempt', ARGV[7]}
+  for i = 8, #ARGV do extra[#extra + 1] = ARGV[i] end
+  move(rk, index, 'SENT', 'FAILED_RETRYABLE', now, cur[2], count, ARGV[5], limit, false, 0, extra)
   redis.call('ZADD', delayed, ARGV[6], rk)
   done = 1
 end
@@ -197,10 +225,10 @@ return done
  * Final failure: the record (if any, and not terminal) goes to `FAILED_FINAL` with the error, the
  * dead letter is added, the follow-up (error reply) is added, and the delivery is acked.
  *
- * KEYS[1] stream, KEYS[2] index, KEYS[3] dead-letter stream, KEYS[4] record or `''`-named
- * placeholder, KEYS[5] follow-up stream (optional). ARGV: group, delivery id, now, history limit,
- * error JSON, retention ms, dead-letter maxLen, queue maxLen, has-record flag, dead-letter field
- * count d, d name/value pairs, then the follow-up's field count f and f pairs (f may be 0).
+ * KEYS[1] stream, KEYS[2] index, KEYS[3] dead-letter stream, KEYS[4] record (any key when there is
+ * none), KEYS[5] follow-up stream (optional). ARGV: group, delivery id, now, history limit, error
+ * JSON, retention ms, dead-letter maxLen, queue maxLen, has-record flag, dead-letter field count d,
+ * d name/value pairs, then the follow-up's field count f and f pairs (f may be 0).
  */
 export const FAIL_FINAL = luaScript(PRELUDE + `
 local stream, index, dlq = KEYS[1], KEYS[2], KEYS[3]
@@ -208,13 +236,14 @@ local group, id, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local err, retention, dlqMax, maxLen = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
 if ARGV[9] == '1' then
   local rk = KEYS[4]
-  local state = redis.call('HGET', rk, 'state')
+  local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
+  local state, count = cur[1], cur[3]
   if state == 'PENDING' then
-    move(rk, index, 'PENDING', 'SENT', now, nil, nil, limit, false, 0)
+    count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
     state = 'SENT'
   end
   if state == 'SENT' or state == 'FAILED_RETRYABLE' then
-    move(rk, index, state, 'FAILED_FINAL', now, nil, err, limit, true, retention)
+    move(rk, index, state, 'FAILED_FINAL', now, cur[2], count, err, limit, true, retention)
   end
 end
 local d = tonumber(ARGV[10])
@@ -229,7 +258,8 @@ return 1
 /**
  * Redeliver due retries: for each record in the queue's delayed set due by `now` (at most
  * `limit`), drop it from the set and, if it is still `FAILED_RETRYABLE`, move it `-> SENT` with its
- * `next_attempt` and `XADD` its envelope with `retry_attempt` and `dispatch_ts_ms` replaced.
+ * `next_attempt`, `XADD` its envelope copy with `retry_attempt` and `dispatch_ts_ms` replaced, and
+ * keep the new entry's id.
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[3] delayed set. ARGV: now, limit, maxLen, history limit.
  * Returns `{redelivered, next due score or false}`.
@@ -241,9 +271,9 @@ local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumb
 local sent = 0
 for _, rk in ipairs(due) do
   redis.call('ZREM', delayed, rk)
-  if redis.call('HGET', rk, 'state') == 'FAILED_RETRYABLE' then
-    local attempt = redis.call('HGET', rk, 'next_attempt')
-    move(rk, index, 'FAILED_RETRYABLE', 'SENT', now, attempt, nil, limit, false, 0)
+  local cur = redis.call('HMGET', rk, 'state', 'next_attempt', 'transition_count')
+  if cur[1] == 'FAILED_RETRYABLE' then
+    local attempt = cur[2]
     local h = redis.call('HGETALL', rk)
     local flat = {}
     for i = 1, #h, 2 do
@@ -256,10 +286,12 @@ for _, rk in ipairs(due) do
         else flat[#flat + 1] = h[i + 1] end
       end
     end
+    local extra = nil
     if #flat > 0 then
-      xadd(stream, maxLen, flat, 1, #flat)
+      extra = {'entry_id', xadd(stream, maxLen, flat, 1, #flat)}
       sent = sent + 1
     end
+    move(rk, index, 'FAILED_RETRYABLE', 'SENT', now, attempt, cur[3], nil, limit, false, 0, extra)
   end
 end
 local nxt = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')

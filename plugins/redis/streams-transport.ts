@@ -811,6 +811,14 @@ export class RedisStreamsTransport implements Transport {
     return out;
   }
 
+  /** The fields of one entry of a queue (`XRANGE key id id`), or `undefined` when it is not there. */
+  async entry(queue: string, id: string): Promise<Fields | undefined> {
+    this.assertOpen();
+    const reply = await this.client.callBuffer('XRANGE', streamKey(this.prefix, queue), id, id) as [Buffer, Buffer[]][];
+    const e = reply[0];
+    return e ? this.fields(e[1]) : undefined;
+  }
+
   /**
    * Runs calls of a script in one round trip, the way the transport runs its own (hand-encoded
    * `EVALSHA`, `EVAL` on `NOSCRIPT`). For the plugin's dispatch ledger, whose scripts pair record
