@@ -51,3 +51,4 @@ export type { ReconcilerOptions, ReconcileStats, ReconcilerLogger } from './reco
 export { viewOf } from './ledger';
 export type { DispatchLedger, LedgerItem, LedgerView, SendOutcome, LedgerAck, LedgerFailure, RedeliverStats } from './ledger';
 export { StoreLedger, redeliveryFields, STORE_LEDGER_MAX_SCHEDULED } from './store-ledger';
+export type { StoreLedgerOptions } from './store-ledger';

@@ -13,6 +13,16 @@ import type { DispatchRecord, DispatchStore, DispatchTransition } from './store'
 
 interface Scheduled { readonly key: DispatchKey; readonly attempt: number; readonly dueMs: number }
 
+/** Options of {@link StoreLedger}. */
+export interface StoreLedgerOptions {
+  /**
+   * Fault-injection seams for crash tests: awaited between the steps of `send`, so a test can kill
+   * the process inside a gap (`afterCreate`: records written, nothing published; `afterPublish`:
+   * published, records still `PENDING`). Leave unset in production.
+   */
+  readonly pauses?: { readonly afterCreate?: () => Promise<void>; readonly afterPublish?: () => Promise<void> };
+}
+
 /** Most scheduled retries a {@link StoreLedger} keeps per queue before it leaves the rest to the reconciler. */
 export const STORE_LEDGER_MAX_SCHEDULED = 100_000;
 
@@ -33,7 +43,7 @@ export class StoreLedger implements DispatchLedger {
   readonly name: string;
   private readonly scheduled = new Map<string, Scheduled[]>();
 
-  constructor(private readonly store: DispatchStore, private readonly transport: Transport) {
+  constructor(private readonly store: DispatchStore, private readonly transport: Transport, private readonly options: StoreLedgerOptions = {}) {
     this.name = `${store.name}+${transport.name}`;
   }
 
@@ -45,7 +55,9 @@ export class StoreLedger implements DispatchLedger {
     })));
     const fresh = items.filter((_, n) => created[n]!.created);
     if (fresh.length > 0) {
+      await this.options.pauses?.afterCreate?.();
       await this.transport.publish(queue, fresh.map((i) => i.fields));
+      await this.options.pauses?.afterPublish?.();
       await Promise.all(fresh.map((i) => this.store.transition(i.key, { from: DispatchState.PENDING, to: DispatchState.SENT, nowMs })));
     }
     return created.map((c): SendOutcome => (c.created ? { sent: true } : { sent: false, record: viewOf(c.record) }));

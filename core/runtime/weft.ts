@@ -11,6 +11,8 @@ import { DeadLetters } from './dead-letters';
 import type { Runnable, RuntimeTaskDefinition } from './context';
 import { Worker, WorkerOptions } from './worker';
 import type { DispatchLedger } from '../dispatch/ledger';
+import type { DispatchStore } from '../dispatch/store';
+import type { Transport } from './transport';
 import { StoreLedger } from '../dispatch/store-ledger';
 import { Reconciler } from '../dispatch/reconciler';
 
@@ -18,6 +20,12 @@ import { Reconciler } from '../dispatch/reconciler';
 export interface WeftOptions extends BootstrapOptions {
   /** Schema registry tuning (caches, default compatibility mode). */
   readonly registry?: SchemaRegistryOptions;
+  /**
+   * Builds the app's dispatch ledger instead of the default (the plugin's own ledger if one
+   * provides it, else a `StoreLedger` over the app's dispatch store and transport). For tests and
+   * for plugins that want the generic path.
+   */
+  readonly dispatchLedger?: (parts: { readonly store: DispatchStore; readonly transport: Transport; readonly provided?: DispatchLedger }) => DispatchLedger;
 }
 
 /** Options of {@link Weft.worker}. */
@@ -68,9 +76,10 @@ export class Weft {
   /** The app's dispatch ledger: the plugin's own, or the dispatch store and transport composed. */
   readonly ledger: DispatchLedger;
 
-  private constructor(readonly app: WeftApp, registryOptions?: SchemaRegistryOptions) {
-    this.registry = new SchemaRegistry(app.schemaStore, registryOptions);
-    this.ledger = app.dispatchLedger ?? new StoreLedger(app.dispatchStore, app.transport);
+  private constructor(readonly app: WeftApp, options: WeftOptions) {
+    this.registry = new SchemaRegistry(app.schemaStore, options.registry);
+    const parts = { store: app.dispatchStore, transport: app.transport, provided: app.dispatchLedger };
+    this.ledger = options.dispatchLedger?.(parts) ?? parts.provided ?? new StoreLedger(parts.store, parts.transport);
     this.client = new Client({
       transport: app.transport, schemas: this.registry, ledger: this.ledger, logger: app.logger.child({ component: 'client' }),
     });
@@ -85,7 +94,7 @@ export class Weft {
 
   /** Bootstraps the plugins (validated before anything moves) and returns the app. */
   static async create(options: WeftOptions = {}): Promise<Weft> {
-    return new Weft(await bootstrap(options), options.registry);
+    return new Weft(await bootstrap(options), options);
   }
 
   /**
