@@ -28,6 +28,29 @@ export class MemoryDispatchStore implements DispatchStore {
   /** Always `memory`. */
   readonly name = 'memory';
   private readonly records = new Map<string, DispatchRecord>();
+  /** Terminal records in the order they became terminal, with when: the expiry queue. */
+  private readonly finished = new Map<string, number>();
+  /** How long a terminal record is kept, ms (`0`: until deleted). */
+  readonly retentionMs: number;
+
+  /**
+   * @param options.retentionMs - How long a record is kept once terminal (`ACKED`, `FAILED_FINAL`):
+   *   the window in which a duplicate is answered from the record. Default 1 hour; `0` keeps
+   *   records until deleted. Memory stays bounded by what finishes within one window.
+   */
+  constructor(options: { retentionMs?: number } = {}) {
+    this.retentionMs = options.retentionMs ?? 3_600_000;
+  }
+
+  /** Drops terminal records older than the retention window. */
+  private expire(nowMs: number): void {
+    if (this.retentionMs <= 0) return;
+    for (const [k, at] of this.finished) {
+      if (at > nowMs - this.retentionMs) break;
+      this.finished.delete(k);
+      this.records.delete(k);
+    }
+  }
 
   /** Nothing to release; kept for the port. */
   async close(): Promise<void> { /* nothing owned */ }
@@ -35,6 +58,7 @@ export class MemoryDispatchStore implements DispatchStore {
   /** {@inheritDoc DispatchStore.create} */
   async create(input: NewDispatchRecord): Promise<CreateDispatchResult> {
     const record = newRecordFrom(input);
+    this.expire(input.nowMs);
     const k = mapKey(record);
     const existing = this.records.get(k);
     if (existing) return { created: false, record: copyRecord(existing) };
@@ -50,6 +74,8 @@ export class MemoryDispatchStore implements DispatchStore {
     if (!current || current.state !== checked.from) return { ok: false, current: current && copyRecord(current) };
     const next = applyTransition(current, checked);
     this.records.set(k, next);
+    this.finished.delete(k);
+    if (isTerminalState(next.state)) this.finished.set(k, checked.nowMs);
     return { ok: true, record: copyRecord(next) };
   }
 
@@ -83,6 +109,7 @@ export class MemoryDispatchStore implements DispatchStore {
   /** {@inheritDoc DispatchStore.delete} */
   async delete(key: DispatchKey): Promise<boolean> {
     checkDispatchKey(key);
+    this.finished.delete(mapKey(key));
     return this.records.delete(mapKey(key));
   }
 }
