@@ -107,6 +107,12 @@ export interface DispatchLedger {
    * `retry_attempt` set to the record's attempt.
    */
   republish(records: readonly DispatchRecord[]): Promise<void>;
+  /**
+   * Optional: marks `SENT` records as still being worked on (their `updatedAtMs` becomes `nowMs`),
+   * so that the reconciler does not take a long task for a stalled one. Workers call it from their
+   * heartbeat. Without it, keep the reconciler's `idleMs` above your longest task.
+   */
+  touch?(keys: readonly DispatchKey[], nowMs: number): Promise<void>;
   /** Releases timers the ledger holds. Never closes the store or the transport. */
   close?(): Promise<void>;
 }

@@ -76,6 +76,8 @@ interface Slot {
   readonly id: string;
   /** Its key in the in-flight map. */
   readonly key: string;
+  /** The dispatch record of the delivery, if it has one: kept fresh by the heartbeat. */
+  readonly record?: DispatchKey;
   /** Created on first use (a task that reads `ctx.signal`, or a dispatch with a deadline). */
   abort?: AbortController;
 }
@@ -319,7 +321,7 @@ export class Worker {
       return;
     }
     const d = p.delivery;
-    const slot: Slot = { queue, id: d.id, key: `${queue}\u0000${d.id}` };
+    const slot: Slot = { queue, id: d.id, key: `${queue}\u0000${d.id}`, ...(p.key ? { record: p.key } : {}) };
     this.inFlight.set(slot.key, slot);
     void this.runSlot(queue, p, slot);
   }
@@ -522,8 +524,16 @@ export class Worker {
     };
     for (const s of this.inFlight.values()) add(s.queue, s.id);
     for (const w of this.waiting) add(w.queue, w.prep.delivery.id);
-    await Promise.all([...byQueue].map(([q, ids]) => this.deps.transport.touch(q, this.group, this.consumer, ids)
-      .catch((err: unknown) => this.deps.logger.warn({ err, queue: q }, 'heartbeat failed'))));
+    const records: DispatchKey[] = [];
+    for (const s of this.inFlight.values()) if (s.record) records.push(s.record);
+    const { ledger } = this.deps;
+    await Promise.all([
+      ...[...byQueue].map(([q, ids]) => this.deps.transport.touch(q, this.group, this.consumer, ids)
+        .catch((err: unknown) => this.deps.logger.warn({ err, queue: q }, 'heartbeat failed'))),
+      // A long task's record stays fresh, so the reconciler does not take it for a stalled one.
+      records.length && ledger.touch ? ledger.touch(records, Date.now())
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'refreshing dispatch records failed')) : undefined,
+    ]);
   }
 
   private async reclaim(): Promise<void> {

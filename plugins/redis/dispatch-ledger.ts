@@ -5,7 +5,7 @@ import type {
 } from '../../core/dispatch';
 import type { Fields } from '../../core/runtime/transport';
 import { dispatchIndexKey, dispatchRecordKey, type RedisDispatchStore } from './dispatch-store';
-import { COMPLETE, FAIL_FINAL, INSPECT, REDELIVER, RETRY, SEND } from './ledger-scripts';
+import { COMPLETE, FAIL_FINAL, INSPECT, REDELIVER, RETRY, SEND, TOUCH_RECORDS } from './ledger-scripts';
 import { deadLetterEntry, type RedisStreamsTransport, type ScriptCall } from './streams-transport';
 import { deadLetterKey, streamKey } from './streams-keys';
 
@@ -219,6 +219,12 @@ export class RedisDispatchLedger implements DispatchLedger {
     )]);
     const [sent, next] = reply as [number, Buffer | null];
     return { redelivered: Number(sent), ...(next ? { nextDueMs: Number(text(next)) } : {}) };
+  }
+
+  /** {@inheritDoc DispatchLedger.touch} One `TOUCH_RECORDS` call. */
+  async touch(keys: readonly DispatchKey[], nowMs: number): Promise<void> {
+    if (keys.length === 0) return;
+    await this.transport.runScriptCalls(TOUCH_RECORDS, [call([this.indexKey, ...keys.map((k) => this.recordKey(k))], [nowMs])]);
   }
 
   /** {@inheritDoc DispatchLedger.republish} */

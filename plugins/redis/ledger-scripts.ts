@@ -298,3 +298,21 @@ local nxt = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 if nxt[2] then return {sent, nxt[2]} end
 return {sent, false}
 `);
+
+/**
+ * Touch: for each record in KEYS that is `SENT`, set `updated_at_ms` to now and re-score it in the
+ * index (`ZADD XX`), so the reconciler sees it as alive. No transition, no history entry.
+ *
+ * KEYS[1] index, KEYS[2..] records. ARGV: now. Returns how many records were touched.
+ */
+export const TOUCH_RECORDS = luaScript(`
+local n = 0
+for i = 2, #KEYS do
+  if redis.call('HGET', KEYS[i], 'state') == 'SENT' then
+    redis.call('HSET', KEYS[i], 'updated_at_ms', ARGV[1])
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], KEYS[i])
+    n = n + 1
+  end
+end
+return n
+`);

@@ -132,4 +132,16 @@ describe('RedisDispatchLedger', () => {
     expect(lost).to.include({ state: 'FAILED_FINAL' });
     expect(lost!.lastError?.code).to.equal(DispatchErrorCode.ENVELOPE_LOST);
   });
+
+  it('should touch SENT records (updatedAtMs and index score) without a transition, and leave others alone', async () => {
+    await ledger.send(QUEUE, [item(1), item(2)], 5000);
+    const [d] = await read(1);
+    await ledger.complete(QUEUE, GROUP, [{ deliveryId: d!.id, key: item(1).key }], 6000);
+    await ledger.touch([item(1).key, item(2).key, item(3).key], 9000);
+    expect(await store.get(item(1).key)).to.include({ state: 'ACKED', updatedAtMs: 6000 });
+    const two = await store.get(item(2).key);
+    expect(two).to.include({ state: 'SENT', updatedAtMs: 9000, transitionCount: 1 });
+    expect(await redis.zscore(`${prefix}:dispatch:open`, store.recordKey(item(2).key))).to.equal('9000');
+    expect(await redis.exists(store.recordKey(item(3).key))).to.equal(0, 'touch creates nothing');
+  });
 });
