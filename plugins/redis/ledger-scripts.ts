@@ -43,6 +43,17 @@ local function move(rk, index, from, to, now, attempt, count, err, limit, termin
   end
   return n
 end
+-- The record's state, attempt and transition count; a PENDING record (its producer stopped between
+-- publishing and marking it SENT) is moved to SENT first, since a delivery proves it was sent.
+local function current(rk, index, now, limit)
+  local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
+  local state, count = cur[1], cur[3]
+  if state == 'PENDING' then
+    count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
+    state = 'SENT'
+  end
+  return state, cur[2], count
+end
 local function xadd(key, maxLen, flat, from, to)
   local args
   if maxLen ~= '0' then args = {'XADD', key, 'MAXLEN', '~', maxLen, '*'} else args = {'XADD', key, '*'} end
@@ -147,18 +158,13 @@ for _ = 1, k do
   local ri = tonumber(ARGV[j])
   if ri > 0 then
     local rk = KEYS[ri]
-    local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
-    local state, count = cur[1], cur[3]
-    if state == 'PENDING' then
-      count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
-      state = 'SENT'
-    end
+    local state, attempt, count = current(rk, index, now, limit)
     if state == 'SENT' then
       local extra = nil
       if ARGV[j + 2] ~= '' then extra = {'result_bytes', ARGV[j + 1], 'result_schema_id', ARGV[j + 2], 'result_type', ARGV[j + 3]} end
       -- A record that was retried holds a copy of its envelope (see RETRY): not needed any more.
       if tonumber(count) > 1 then redis.call('HDEL', rk, ${ENVELOPE_FIELDS}) end
-      move(rk, index, 'SENT', 'ACKED', now, cur[2], count, nil, limit, true, retention, extra)
+      move(rk, index, 'SENT', 'ACKED', now, attempt, count, nil, limit, true, retention, extra)
     end
   end
   local qi = tonumber(ARGV[j + 4])
@@ -202,18 +208,13 @@ return acked
 export const RETRY = luaScript(PRELUDE + `
 local stream, index, rk, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, id, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
-local state, count = cur[1], cur[3]
+local state, attempt, count = current(rk, index, now, limit)
 if not state then return -1 end
-if state == 'PENDING' then
-  count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
-  state = 'SENT'
-end
 local done = 0
 if state == 'SENT' then
   local extra = {'next_attempt', ARGV[7]}
   for i = 8, #ARGV do extra[#extra + 1] = ARGV[i] end
-  move(rk, index, 'SENT', 'FAILED_RETRYABLE', now, cur[2], count, ARGV[5], limit, false, 0, extra)
+  move(rk, index, 'SENT', 'FAILED_RETRYABLE', now, attempt, count, ARGV[5], limit, false, 0, extra)
   redis.call('ZADD', delayed, ARGV[6], rk)
   done = 1
 end
@@ -236,14 +237,9 @@ local group, id, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local err, retention, dlqMax, maxLen = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
 if ARGV[9] == '1' then
   local rk = KEYS[4]
-  local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
-  local state, count = cur[1], cur[3]
-  if state == 'PENDING' then
-    count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
-    state = 'SENT'
-  end
+  local state, attempt, count = current(rk, index, now, limit)
   if state == 'SENT' or state == 'FAILED_RETRYABLE' then
-    move(rk, index, state, 'FAILED_FINAL', now, cur[2], count, err, limit, true, retention)
+    move(rk, index, state, 'FAILED_FINAL', now, attempt, count, err, limit, true, retention)
   end
 end
 local d = tonumber(ARGV[10])
