@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Ctor } from '../../decorators/types';
+import type { Ctor, TaskClass, TaskInput, TaskOutput } from '../../decorators/types';
 import type { Schema } from '../schema/schema';
 import type { TaskEnvelope } from '../tasks/wire';
 
@@ -34,6 +34,63 @@ export interface TaskContext {
   readonly idempotencyKey: string;
   /** Reports progress to whoever awaits this task (`handle.status()`). Any JSON-serializable value. */
   progress(value: unknown): Promise<void>;
+  /**
+   * Dispatches a child task from inside this one. The child inherits this item's execution id,
+   * correlation id, trace and deadline (a child's deadline is the earlier of this item's and the
+   * one asked for: it never extends the parent's), records this item as its parent
+   * (`parent_item_id`), and gets an idempotency key derived from this item's key, its step and
+   * `lineageIndex`: a parent that is redelivered and dispatches the same children again does not
+   * duplicate them.
+   *
+   * @example
+   * ```ts
+   * async run(batch: OrderBatch, ctx: TaskContext): Promise<Accepted> {
+   *   const handles = await Promise.all(batch.orders.map((o, i) => ctx.submit(Enrich, o, { lineageIndex: i })));
+   *   ...
+   * }
+   * ```
+   */
+  submit<C extends TaskClass>(task: C, input: TaskInput<C>, options?: ChildSubmitOptions): Promise<ChildHandle<TaskOutput<C>>>;
+}
+
+/** Options of {@link TaskContext.submit}. */
+export interface ChildSubmitOptions {
+  /** The child's business key. Default: the parent's idempotency key. */
+  readonly businessKey?: string;
+  /** Tells apart several children of one parent (fan-out). Default 0. */
+  readonly lineageIndex?: number;
+  /** The child's step name. Default: the child task's name. */
+  readonly step?: string;
+  /** A deadline for the child, epoch ms; the parent's deadline wins when it is earlier. */
+  readonly deadlineMs?: number;
+  /** Default true. */
+  readonly awaitResult?: boolean;
+}
+
+/** What {@link TaskContext.submit} returns: the child's handle. */
+export interface ChildHandle<O> {
+  readonly executionId: string;
+  readonly idempotencyKey: string;
+  /** `true` when the child had been dispatched before (a redelivered parent) and nothing was sent. */
+  readonly deduplicated: boolean;
+  result(): Promise<O>;
+}
+
+/** Submits a child task on behalf of a running one (the worker's link to the app's client). */
+export type ChildSubmitter = (task: TaskClass, input: unknown, options: ChildDispatch) => Promise<ChildHandle<unknown>>;
+
+/** The options the worker computes for a child dispatch. */
+export interface ChildDispatch {
+  readonly businessKey: string;
+  readonly pipeline: string;
+  readonly step?: string;
+  readonly lineageIndex: number;
+  readonly executionId: string;
+  readonly correlationId: string;
+  readonly parentItemId: string;
+  readonly traceparent: string;
+  readonly deadlineMs?: number;
+  readonly awaitResult?: boolean;
 }
 
 /** The part of a task definition the runtime needs. */

@@ -22,3 +22,15 @@ export function newTraceparent(): string {
   const c = counter.toString(16).padStart(16, '0');
   return `00-${PROCESS_PREFIX}${c}-${c}-01`;
 }
+
+/**
+ * The `traceparent` of a child span: the parent's trace id (a new trace when `parent` is not a
+ * version-00 traceparent), a new span id.
+ */
+export function childTraceparent(parent: string): string {
+  const m = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(parent);
+  if (!m) return newTraceparent();
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+  // 32 random bits of this process, then a counter: unique enough within one trace.
+  return `00-${m[1]}-${PROCESS_PREFIX.slice(0, 8)}${(counter % 0x100000000).toString(16).padStart(8, '0')}-${m[2]}`;
+}

@@ -125,6 +125,7 @@ export class Weft {
       instantiate: (def) => this.instantiate(def),
       logger: this.app.logger.child({ component: 'worker' }),
       ledger: this.ledger,
+      submit: (task, input, child) => this.client.submit(runtimeDefinition(task), input, child),
       ...(options.reconcile === false ? {} : {
         reconciler: new Reconciler({
           store: this.app.dispatchStore,

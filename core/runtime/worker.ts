@@ -9,7 +9,10 @@ import type { DispatchKey } from '../dispatch/key';
 import type { DispatchFailure } from '../dispatch/store';
 import { DispatchState } from '../dispatch/state';
 import { nextAttemptDecision, resolveRetryPolicy, type RetryPolicy } from '../dispatch/retry';
-import type { Runnable, RuntimeTaskDefinition, TaskContext, TaskLookup } from './context';
+import type { ChildHandle, ChildSubmitOptions, ChildSubmitter, Runnable, RuntimeTaskDefinition, TaskContext, TaskLookup } from './context';
+import type { TaskClass, TaskInput, TaskOutput } from '../../decorators/types';
+import { childDeadline } from '../dispatch/deadline';
+import { childTraceparent } from './ids';
 import { codeOf, messageOf, RuntimeErrorCode } from './errors';
 import { errorReply, progressReply, resultReply } from './reply';
 import type { Delivery, Outgoing, Transport } from './transport';
@@ -25,6 +28,8 @@ export interface WorkerDeps {
   readonly logger: Logger;
   /** Durable dispatch: records, dedupe, retries, dead letters. */
   readonly ledger: DispatchLedger;
+  /** Dispatches child tasks for `ctx.submit` (the app's client). */
+  readonly submit?: ChildSubmitter;
   /** Crash recovery the worker runs while it runs (a `Reconciler`), if any. */
   readonly reconciler?: { start(): void; close(): Promise<void> };
 }
@@ -100,6 +105,7 @@ class RunContext implements TaskContext {
     private readonly transport: Transport,
     private readonly parent: Logger,
     attempt: number,
+    private readonly submitter: ChildSubmitter | undefined,
   ) {
     this.attempt = attempt;
     this.correlationId = env.correlationId;
@@ -120,6 +126,22 @@ class RunContext implements TaskContext {
   /** The item's deterministic idempotency key: key external effects by it to make them effectively-once. */
   get idempotencyKey(): string {
     return this.env.idempotencyKey;
+  }
+
+  async submit<C extends TaskClass>(task: C, input: TaskInput<C>, options: ChildSubmitOptions = {}): Promise<ChildHandle<TaskOutput<C>>> {
+    if (!this.submitter) throw new WeftError('WEFT_CHILD_SUBMIT_UNAVAILABLE', 'this worker was built without a client; start it with app.worker()');
+    const env = this.env;
+    const deadlineMs = childDeadline(env.deadlineMs, options.deadlineMs);
+    return this.submitter(task, input, {
+      businessKey: options.businessKey ?? env.idempotencyKey,
+      pipeline: env.stepId || this.def.name,
+      ...(options.step === undefined ? {} : { step: options.step }),
+      lineageIndex: options.lineageIndex ?? 0,
+      executionId: env.executionId, correlationId: env.correlationId, parentItemId: env.idempotencyKey,
+      traceparent: childTraceparent(env.traceparent),
+      ...(deadlineMs === undefined ? {} : { deadlineMs }),
+      ...(options.awaitResult === undefined ? {} : { awaitResult: options.awaitResult }),
+    }) as Promise<ChildHandle<TaskOutput<C>>>;
   }
 
   /** An arrow property, so that `const { progress } = ctx` works too. */
@@ -196,7 +218,9 @@ export class Worker {
     // Two read loops per queue once concurrency allows: one read is on the wire while the other's
     // batch runs, so neither the worker nor Redis waits for the other.
     const lanes = this.concurrency >= 16 ? 2 : 1;
-    this.maxRead = Math.ceil(this.concurrency / lanes);
+    // A lane blocked on an empty queue holds its reservation for up to blockMs: with one share of
+    // the slots per lane, the other queues' lanes can always read meanwhile.
+    this.maxRead = Math.max(1, Math.ceil(this.concurrency / (lanes * this.options.queues.length)));
     this.loops = this.options.queues.flatMap((q) => Array.from({ length: lanes }, () => this.consumeLoop(q)));
     const beat = Math.max(50, Math.floor(this.visibilityMs / 3));
     this.timers.push(setInterval(() => void this.heartbeat(), beat));
@@ -380,7 +404,7 @@ export class Worker {
     }
     const timer = env.deadlineMs === undefined ? undefined
       : setTimeout(() => abortOf(slot).abort(new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, 'deadline reached')), Math.max(0, env.deadlineMs - Date.now()));
-    const ctx = new RunContext(env, def, d, slot, this.deps.transport, this.deps.logger, attempt);
+    const ctx = new RunContext(env, def, d, slot, this.deps.transport, this.deps.logger, attempt, this.deps.submit);
     let payload: Uint8Array;
     try {
       const output = await instance.run(input, ctx);
