@@ -30,7 +30,7 @@
  * could not run has null fields.
  */
 import { randomBytes } from 'node:crypto';
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { connect } from './systems/redis-util';
 import { BENCH_REDIS_URL, BULK_SIZE, System, SystemUnavailable } from './systems/system';
 
@@ -64,9 +64,25 @@ interface Figures {
   rates: number[];
   cmds: number;
   cmdTasks: number;
+  /** Commands this process sent to Redis during the timed rounds (a pipelined command counts once). */
+  requests: number;
   c1PerS?: number;
   latencies: number[];
   topCommands: Map<string, number>;
+}
+
+/**
+ * Counts the commands this process sends to Redis, through every ioredis client (the systems' own
+ * and their duplicates): `sendCommand` runs once per command, pipelined or not.
+ */
+const requestCounter = { on: false, sent: 0 };
+{
+  const proto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
+  const original = proto.sendCommand;
+  proto.sendCommand = function (this: unknown, ...args: unknown[]) {
+    if (requestCounter.on) requestCounter.sent++;
+    return original.apply(this, args);
+  };
 }
 
 /** Sum of `calls` per command from `INFO commandstats`, the INFO command itself excluded. */
@@ -116,7 +132,7 @@ export async function run(): Promise<void> {
   const stats = connect('bench-throughput-stats');
   const all: Figures[] = names.map((name) => ({
     system: FACTORIES[name](), prefix: `${runId}:${name}`, status: 'ok',
-    rates: [], cmds: 0, cmdTasks: 0, latencies: [], topCommands: new Map(),
+    rates: [], cmds: 0, cmdTasks: 0, requests: 0, latencies: [], topCommands: new Map(),
   }));
   const active = (): Figures[] => all.filter((f) => f.status === 'ok');
   /** Runs one step of one system; a failure takes that system out of the run, not the whole run. */
@@ -162,7 +178,10 @@ export async function run(): Promise<void> {
           await f.system.prepare?.(CONCURRENCY);
           const before = await commandCalls(stats);
           const t0 = now();
-          await f.system.runBatch(N, CONCURRENCY);
+          const sent0 = requestCounter.sent;
+          requestCounter.on = true;
+          await f.system.runBatch(N, CONCURRENCY).finally(() => { requestCounter.on = false; });
+          f.requests += requestCounter.sent - sent0;
           const ms = now() - t0;
           const after = await commandCalls(stats);
           timedMs += ms;
@@ -238,19 +257,20 @@ function summarize(all: readonly Figures[], idlePerS: number, timedMs: number): 
   };
   const bull = perS(byName.get('bullmq'));
 
-  const header = ['system', `c=${CONCURRENCY} tasks/s`, '(min–max)', 'vs BullMQ', 'c=1 tasks/s', 'p50 ms', 'p99 ms', 'cmds/task'];
+  const requestsPerTask = (f: Figures | undefined): number | undefined => (ok(f) && f.cmdTasks ? f.requests / f.cmdTasks : undefined);
+  const header = ['system', `c=${CONCURRENCY} tasks/s`, '(min–max)', 'vs BullMQ', 'c=1 tasks/s', 'p50 ms', 'p99 ms', 'cmds/task', 'requests/task'];
   const rows: string[][] = [];
   const lines: string[] = [''];
   for (const f of all) {
     if (!isOk(f)) {
-      rows.push([f.system.name, f.status === 'unavailable' ? 'not available' : 'FAILED', '', '', '', '', '', '']);
+      rows.push([f.system.name, f.status === 'unavailable' ? 'not available' : 'FAILED', '', '', '', '', '', '', '']);
       continue;
     }
     const mid = median(f.rates);
     rows.push([
       f.system.name, int(mid), `${int(Math.min(...f.rates))}–${int(Math.max(...f.rates))}`,
       bull ? `${(mid / bull).toFixed(2)}×` : '—', int(f.c1PerS),
-      fixed(lat(f, 50), 3), fixed(lat(f, 99), 3), fixed(cmdsPerTask(f), 2),
+      fixed(lat(f, 50), 3), fixed(lat(f, 99), 3), fixed(cmdsPerTask(f), 2), fixed(requestsPerTask(f), 3),
     ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -265,6 +285,8 @@ function summarize(all: readonly Figures[], idlePerS: number, timedMs: number): 
   }
   const tasks = all.reduce((s, f) => s + f.cmdTasks, 0);
   const noise = tasks ? (idlePerS * timedMs) / 1000 / tasks : 0;
+  lines.push('  cmds/task: every command Redis ran (INFO commandstats), commands inside Lua scripts included.');
+  lines.push('  requests/task: commands this process sent (round trips at most; a pipeline or a script counts per command).');
   lines.push(`  idle Redis: ${idlePerS.toFixed(1)} commands/s with every system idle ` +
     `(≈${noise.toFixed(3)} commands per task of noise in the figures above)`);
   if (noise > 0.05) lines.push('  WARNING: Redis is busy with other clients; the commands per task above are inflated.');
@@ -281,6 +303,8 @@ function summarize(all: readonly Figures[], idlePerS: number, timedMs: number): 
     weft_p50_ms: round(lat(weft, 50), 3),
     bullmq_p50_ms: round(lat(bullmq, 50), 3),
     redis_cmds_per_task: round(cmdsPerTask(weft), 2),
+    weft_requests_per_task: round(requestsPerTask(weft), 3),
+    bullmq_requests_per_task: round(requestsPerTask(bullmq), 3),
     weft_p99_ms: round(lat(weft, 99), 3),
     bullmq_p99_ms: round(lat(bullmq, 99), 3),
     bullmq_cmds_per_task: round(cmdsPerTask(bullmq), 2),
