@@ -244,7 +244,7 @@ export class Client {
       if (o.sent) return;
       const h = handles[i]!;
       h.deduplicated = true;
-      if (awaitResult) this.follow(h as TaskHandle<unknown>, def, items[i]!.key, o.record);
+      if (awaitResult) this.follow(h as TaskHandle<unknown>, items[i]!.key, o.record);
     });
     if (awaitResult && this.pending.size > 0) this.ensureLoop();
     return handles;
@@ -269,7 +269,7 @@ export class Client {
   }
 
   /** A duplicate submit: settle it from the record, or watch the record until it finishes. */
-  private follow(h: TaskHandle<unknown>, def: RuntimeTaskDefinition, key: DispatchKey, view: LedgerView): void {
+  private follow(h: TaskHandle<unknown>, key: DispatchKey, view: LedgerView): void {
     if (isTerminalState(view.state)) {
       this.settleFromRecord(Client.slot(h.executionId, h.idempotencyKey), view);
       return;
@@ -281,7 +281,6 @@ export class Client {
     this.watched.set(k, key);
     this.watchTimer ??= setInterval(() => void this.checkWatched(), WATCH_MS);
     this.watchTimer.unref?.();
-    void def;
   }
 
   private settleFromRecord(slot: string, view: LedgerView): void {
