@@ -107,8 +107,8 @@ export class Child {
     await this.exit;
   }
 
-  /** The last `chars` characters of what it printed. */
+  /** The last `chars` characters of what it printed, each line cut to 300 characters. */
   tail(chars = 3000): string {
-    return this.output.join('').slice(-chars);
+    return this.output.join('').split('\n').map((l) => (l.length > 300 ? `${l.slice(0, 300)}... (${l.length} chars)` : l)).join('\n').slice(-chars);
   }
 }
