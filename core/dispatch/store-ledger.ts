@@ -125,6 +125,9 @@ export class StoreLedger implements DispatchLedger {
     const byQueue = new Map<string, Fields[]>();
     for (const r of records) {
       if (!r.queue) throw new Error(`dispatch record ${r.idempotencyKey} has no queue; it was not created by the Weft runtime`);
+      // A record written by a ledger that keeps the message id instead of the envelope (Redis): this
+      // ledger cannot read the message back, and the message is still queued; leave it to that ledger.
+      if (Object.keys(r.envelope).length === 0) continue;
       const list = byQueue.get(r.queue) ?? [];
       list.push(redeliveryFields(r, Date.now(), true));
       byQueue.set(r.queue, list);

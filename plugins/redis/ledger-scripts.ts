@@ -45,14 +45,16 @@ local function move(rk, index, from, to, now, attempt, count, err, limit, termin
 end
 -- The record's state, attempt and transition count; a PENDING record (its producer stopped between
 -- publishing and marking it SENT) is moved to SENT first, since a delivery proves it was sent.
+-- The fourth value is true when the record may hold a copy of its envelope: it was retried, or it
+-- was created by the store rather than by SEND (no entry_id).
 local function current(rk, index, now, limit)
-  local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count')
+  local cur = redis.call('HMGET', rk, 'state', 'attempt', 'transition_count', 'entry_id')
   local state, count = cur[1], cur[3]
   if state == 'PENDING' then
     count = move(rk, index, 'PENDING', 'SENT', now, cur[2], count, nil, limit, false, 0)
     state = 'SENT'
   end
-  return state, cur[2], count
+  return state, cur[2], count, (not cur[4]) or tonumber(count) > 1
 end
 local function xadd(key, maxLen, flat, from, to)
   local args
@@ -158,12 +160,12 @@ for _ = 1, k do
   local ri = tonumber(ARGV[j])
   if ri > 0 then
     local rk = KEYS[ri]
-    local state, attempt, count = current(rk, index, now, limit)
+    local state, attempt, count, copy = current(rk, index, now, limit)
     if state == 'SENT' then
       local extra = nil
       if ARGV[j + 2] ~= '' then extra = {'result_bytes', ARGV[j + 1], 'result_schema_id', ARGV[j + 2], 'result_type', ARGV[j + 3]} end
-      -- A record that was retried holds a copy of its envelope (see RETRY): not needed any more.
-      if tonumber(count) > 1 then redis.call('HDEL', rk, ${ENVELOPE_FIELDS}) end
+      -- A copy of the envelope (a retried record, see RETRY, or one the store created) is not needed any more.
+      if copy then redis.call('HDEL', rk, ${ENVELOPE_FIELDS}) end
       move(rk, index, 'SENT', 'ACKED', now, attempt, count, nil, limit, true, retention, extra)
     end
   end

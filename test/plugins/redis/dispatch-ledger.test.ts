@@ -144,4 +144,16 @@ describe('RedisDispatchLedger', () => {
     expect(await redis.zscore(`${prefix}:dispatch:open`, store.recordKey(item(2).key))).to.equal('9000');
     expect(await redis.exists(store.recordKey(item(3).key))).to.equal(0, 'touch creates nothing');
   });
+
+  it('should drop the envelope copy of a record the store created when it completes it', async () => {
+    const it1 = item(1);
+    await store.create({ ...it1.key, correlationId: 'corr-1', envelope: it1.fields, queue: QUEUE, nowMs: 5000 });
+    await store.transition(it1.key, { from: 'PENDING', to: 'SENT', nowMs: 5001 });
+    const [id] = await transport.publish(QUEUE, [it1.fields]);
+    await read();
+    await ledger.complete(QUEUE, GROUP, [{ deliveryId: id!, key: it1.key, result: { bytes: Buffer.from('x'), schemaId: 's', type: 't' } }], 6000);
+    const fields = Object.keys(await redis.hgetall(store.recordKey(it1.key)));
+    expect(fields.filter((f) => f.startsWith('e:'))).to.deep.equal([]);
+    expect(await store.get(it1.key)).to.include({ state: 'ACKED' });
+  });
 });
