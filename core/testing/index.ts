@@ -10,3 +10,5 @@ export { dispatchStoreConformance } from './dispatch-store-conformance';
 export type {
   DispatchStoreConformanceOptions, DispatchStoreFactory, DispatchStoreFixture,
 } from './dispatch-store-conformance';
+export { dispatchParity, ParityJob, ParityOutcome, PARITY_WIRE_FIELDS, PARITY_PINNED_IDENTITY } from './dispatch-parity';
+export type { DispatchParityOptions, ParityBackend, ParityBackendFactory } from './dispatch-parity';
