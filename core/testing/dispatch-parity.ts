@@ -393,6 +393,23 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
         assert.equal(t.runs.length, 1);
       });
 
+      it('should publish the same work once when one submitMany batch carries it twice', async () => {
+        const t = declare('batch');
+        await startWorker([t]);
+        const id = identity('batch');
+        const other = identity('batch');
+        const handles = await producer().submitMany(t.cls, [job(id.businessKey, 50), job(other.businessKey), job(id.businessKey, 50)],
+          { businessKey: (input) => input.key });
+        assert.deepEqual(handles.map((h) => h.deduplicated), [false, false, true]);
+        assert.equal(handles[0]!.idempotencyKey, handles[2]!.idempotencyKey);
+        const results = await Promise.all(handles.map((h) => h.result()));
+        assert.deepEqual(results[2], results[0]);
+        assert.equal(results[1]!.key, other.businessKey);
+        await sleep(quietMs);
+        assert.deepEqual(t.runs.map((r) => r.key).sort(), [id.businessKey, other.businessKey].sort(), 'each distinct item ran once');
+        assert.equal((await peekAll(t.queue)).length, 2, 'two messages for two distinct items');
+      });
+
       it('should treat the same business key at another lineage index as other work', async () => {
         const t = declare('lineage');
         await startWorker([t]);
@@ -471,6 +488,13 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
         assert.deepEqual(t.runs.map((r) => [r.attempt, r.idempotencyKey, r.correlationId]), [[1, key.idempotencyKey, id.correlationId]]);
         const done = await recordIn(key, ACKED);
         assert.equal(done?.attempt, 1);
+
+        // The dead worker's delivery comes back (a worker with a short visibility timeout reclaims it):
+        // the item is finished, so it is acked without a run.
+        await startWorker([t], { visibilityTimeoutMs: 100 });
+        await until(() => workerApp().app.transport.backlog(t.queue, GROUP), (n) => n === 0, 'the reclaimed delivery to be acked');
+        assert.equal(t.runs.length, 1, 'a reclaimed delivery of a finished item does not run');
+        assert.equal((await record(key))?.state, ACKED);
       });
 
       it('should redeliver a FAILED_RETRYABLE record whose retry is overdue (its schedule lost) as attempt + 1, exactly once', async () => {
@@ -588,6 +612,12 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
         const dl = await inspectOnly(t.queue);
         assert.equal(dl.summary.code, DispatchErrorCode.TASK_FATAL);
         assert.deepEqual([dl.diagnostics.attempts, dl.diagnostics.final_reason], ['1', 'fatal']);
+
+        const again = await producer().submit(t.cls, job(id.businessKey), id);
+        assert.equal(again.deduplicated, true, 'a resubmit of failed work is a duplicate');
+        assert.equal(codeOf(await rejection(again.result())), DispatchErrorCode.TASK_FATAL, 'it rejects with the stored failure');
+        await sleep(quietMs);
+        assert.equal(t.runs.length, 1, 'and does not run again');
       });
 
       it('should retry a plain Error as WEFT_TASK_FAILED until attempts run out', async () => {
