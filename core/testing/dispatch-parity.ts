@@ -520,6 +520,24 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
         assert.deepEqual(path(done), [[PENDING, SENT, 0], [SENT, FAILED_RETRYABLE, 0], [FAILED_RETRYABLE, SENT, 1], [SENT, ACKED, 1]]);
       });
 
+      it('should run a delivery reclaimed from a dead worker once, counting it as an attempt', async () => {
+        const t = declare('reclaim');
+        const id = identity('reclaim');
+        const key = keyOf(t, id.executionId, id.businessKey);
+        const h = await producer().submit(t.cls, job(id.businessKey), id);
+        const taken = await workerApp().app.transport.consume(t.queue, { group: GROUP, consumer: 'parity-dead-worker', count: 10, blockMs: 0 });
+        assert.equal(taken.length, 1);
+        await startWorker([t], { visibilityTimeoutMs: 150 });
+        const out = await h.result();
+        assert.equal(out.attempt, 1, 'the reclaimed delivery is attempt 1');
+        await sleep(quietMs);
+        assert.deepEqual(t.runs.map((r) => [r.attempt, r.idempotencyKey, r.correlationId]), [[1, key.idempotencyKey, id.correlationId]]);
+        // The record keeps attempt 0 here on every backend: a transport reclaim is counted by the
+        // worker (ctx.attempt, retry decisions) but never written to the record.
+        await recordIn(key, ACKED);
+        assert.equal(await workerApp().app.transport.backlog(t.queue, GROUP), 0, 'the reclaimed delivery is acked');
+      });
+
       it("should recover a PENDING record with the worker's own reconciler", async () => {
         const t = declare('builtin');
         const id = identity('builtin');
