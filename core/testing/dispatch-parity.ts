@@ -143,14 +143,15 @@ let suiteCounter = 0;
  * workers it needs on `backend.worker` with tiny retry delays, and closes them when it ends.
  *
  * What it checks, per backend:
- * - duplicate dispatch: the same work submitted twice at once runs once, both handles get the same
- *   result, one is `deduplicated`; a later submit gets the stored result without a run; other
- *   lineage indexes are other work;
+ * - duplicate dispatch: the same work submitted twice at once (from one producer, from two, or twice
+ *   in one `submitMany`) runs once, both handles get the same result, one is `deduplicated`; a later
+ *   submit gets the stored outcome without a run; other lineage indexes are other work;
  * - replay after a crash: a record left `PENDING` without its message (a producer that died between
  *   recording and publishing, via the `StoreLedger` `afterCreate` seam), a `SENT` record whose worker
  *   died, and a `FAILED_RETRYABLE` record whose retry is overdue are each run exactly once by the
  *   `Reconciler`, keeping the idempotency key and correlation id; the attempt is unchanged for
- *   `PENDING` and incremented for the other two;
+ *   `PENDING` and incremented for the other two; a delivery reclaimed from a dead worker runs once
+ *   as attempt 1, and a reclaimed delivery of a finished item is acked without a run;
  * - retry exhaustion: a retryable failure runs `maxAttempts` times (attempts 0, 1, 2), ends
  *   `FAILED_FINAL` with its history and a dead letter carrying the diagnostics; a `FatalError`, an
  *   invalid payload and an undecodable payload are final at once;
