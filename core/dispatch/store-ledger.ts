@@ -9,7 +9,7 @@ import type { Fields, Outgoing, Transport } from '../runtime/transport';
 import type { DispatchKey } from './key';
 import { viewOf, type DispatchLedger, type LedgerAck, type LedgerFailure, type LedgerItem, type LedgerView, type RedeliverStats, type SendOutcome } from './ledger';
 import { DispatchState } from './state';
-import type { DispatchRecord, DispatchStore, DispatchTransition } from './store';
+import type { DispatchRecord, DispatchStore, DispatchTransition, TransitionDispatchResult } from './store';
 
 interface Scheduled { readonly key: DispatchKey; readonly attempt: number; readonly dueMs: number }
 
@@ -88,7 +88,7 @@ export class StoreLedger implements DispatchLedger {
   /** {@inheritDoc DispatchLedger.fail} */
   async fail(queue: string, group: string, f: LedgerFailure, nowMs: number): Promise<void> {
     if (f.retry && f.key) {
-      const res = await this.store.transition(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_RETRYABLE, nowMs, error: f.error });
+      const res = await this.move(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_RETRYABLE, nowMs, error: f.error });
       if (res.ok) this.schedule(queue, { key: f.key, attempt: f.retry.attempt, dueMs: f.retry.notBeforeMs });
       // Not moved but present: another actor owns the record now (a duplicate delivery). Either way
       // this delivery is done; without a record, a retry could not be scheduled: dead-letter it.
@@ -144,13 +144,13 @@ export class StoreLedger implements DispatchLedger {
    * One transition; a record still `PENDING` (its producer stopped between publishing and marking
    * it `SENT`) is first moved to `SENT`, since the delivery proves it was sent.
    */
-  private async move(key: DispatchKey, change: DispatchTransition): Promise<DispatchRecord | undefined> {
+  private async move(key: DispatchKey, change: DispatchTransition): Promise<TransitionDispatchResult> {
     let res = await this.store.transition(key, change);
     if (!res.ok && res.current?.state === DispatchState.PENDING && change.from === DispatchState.SENT) {
       await this.store.transition(key, { from: DispatchState.PENDING, to: DispatchState.SENT, nowMs: change.nowMs });
       res = await this.store.transition(key, change);
     }
-    return res.ok ? res.record : undefined;
+    return res;
   }
 
   private schedule(queue: string, s: Scheduled): void {
