@@ -28,6 +28,8 @@ export interface LedgerView {
   readonly result?: DispatchResult;
   /** The error of the latest failed attempt. */
   readonly lastError?: DispatchFailure;
+  /** When the record was created: the first dispatch of the item, epoch ms. */
+  readonly createdAtMs?: number;
 }
 
 /** The outcome of {@link DispatchLedger.send} for one item. */
@@ -120,7 +122,7 @@ export interface DispatchLedger {
 /** The view of a record a ledger returns. */
 export function viewOf(r: DispatchRecord): LedgerView {
   return {
-    state: r.state, attempt: r.attempt,
+    state: r.state, attempt: r.attempt, createdAtMs: r.createdAtMs,
     ...(r.result ? { result: r.result } : {}),
     ...(r.lastError ? { lastError: r.lastError } : {}),
   };

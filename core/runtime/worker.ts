@@ -467,11 +467,17 @@ export class Worker {
     };
     if (env) {
       details.task = env.task;
+      details.dispatch_ts_ms = String(env.dispatchTsMs);
       details.first_dispatch_ts_ms = String(env.dispatchTsMs);
       if (key) Object.assign(details, { execution_id: key.executionId, step_id: key.stepId, idempotency_key: key.idempotencyKey });
     }
     if (stack) details.stack = stack;
     const retry = decision.action === 'retry' && key ? { attempt: decision.attempt, notBeforeMs: decision.notBeforeMs } : undefined;
+    if (!retry && key) {
+      // A redelivery carries its own dispatch time; the first one is the record's creation.
+      const first = p.view ?? (await this.deps.ledger.inspect([key]).then((v) => v[0], () => undefined));
+      if (first?.createdAtMs !== undefined) details.first_dispatch_ts_ms = String(first.createdAtMs);
+    }
     if (retry) this.deps.logger.info({ queue, messageId: d.id, code, task: env?.task, attempt, nextAttempt: retry.attempt }, `attempt failed, retrying: ${message}`);
     else this.deps.logger.warn({ queue, messageId: d.id, code, task: env?.task, attempts: attempt + 1 }, `dead-lettered: ${message}`);
     try {

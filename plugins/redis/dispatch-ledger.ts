@@ -19,13 +19,14 @@ export function delayedKey(prefix: string, queue: string): string {
 
 const text = (b: unknown): string => (b === null || b === undefined ? '' : Buffer.isBuffer(b) ? b.toString('utf8') : String(b));
 
-/** `{state, attempt, result_bytes, result_schema_id, result_type, last_error}` as a {@link LedgerView}. */
+/** `{state, attempt, result_bytes, result_schema_id, result_type, last_error, created_at_ms}` as a {@link LedgerView}. */
 function viewOfReply(r: unknown): LedgerView | undefined {
-  const [state, attempt, bytes, schemaId, type, lastError] = r as (Buffer | null)[];
+  const [state, attempt, bytes, schemaId, type, lastError, createdAt] = r as (Buffer | null)[];
   const s = text(state);
   if (!isDispatchState(s)) return undefined;
   return {
     state: s, attempt: Number(text(attempt)) || 0,
+    ...(createdAt ? { createdAtMs: Number(text(createdAt)) } : {}),
     ...(bytes && schemaId ? { result: { bytes: Buffer.from(bytes), schemaId: text(schemaId), type: text(type) } } : {}),
     ...(lastError ? { lastError: JSON.parse(text(lastError)) as DispatchFailure } : {}),
   };

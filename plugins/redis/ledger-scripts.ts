@@ -72,7 +72,7 @@ end
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[2 + m] the record of message m. ARGV: maxLen, now, queue,
  * field count n, the n field names, then n values per message. Returns per message `1` (sent) or
- * `{state, attempt, result_bytes, result_schema_id, result_type, last_error}` of the existing record.
+ * `{state, attempt, result_bytes, result_schema_id, result_type, last_error, created_at_ms}` of the existing record.
  */
 export const SEND = luaScript(`
 local stream, index = KEYS[1], KEYS[2]
@@ -93,7 +93,7 @@ while j + n - 1 <= #ARGV do
   m = m + 1
   local rk = KEYS[2 + m]
   if redis.call('HSETNX', rk, 'state', 'SENT') == 0 then
-    out[m] = redis.call('HMGET', rk, 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error')
+    out[m] = redis.call('HMGET', rk, 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error', 'created_at_ms')
   else
     for i = 1, n do xargs[base + 2 * i] = ARGV[j + i - 1] end
     local id = redis.call('XADD', stream, unpack(xargs, 1, base + 2 * n))
@@ -119,13 +119,13 @@ return out
 `);
 
 /**
- * Inspect: `{state, attempt, result_bytes, result_schema_id, result_type, last_error}` of each
+ * Inspect: `{state, attempt, result_bytes, result_schema_id, result_type, last_error, created_at_ms}` of each
  * record in KEYS (`state` is false for a missing record).
  */
 export const INSPECT = luaScript(`
 local out = {}
 for i = 1, #KEYS do
-  out[i] = redis.call('HMGET', KEYS[i], 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error')
+  out[i] = redis.call('HMGET', KEYS[i], 'state', 'attempt', 'result_bytes', 'result_schema_id', 'result_type', 'last_error', 'created_at_ms')
 end
 return out
 `);

@@ -59,7 +59,7 @@ describe('RedisDispatchLedger', () => {
     expect(r!.envelope).to.deep.equal({}, 'the ledger keeps the entry id, not a copy');
     expect(await redis.zscore(`${prefix}:dispatch:open`, store.recordKey(item(1).key))).to.equal('5000');
     const again = await ledger.send(QUEUE, [item(2)], 6000);
-    expect(again).to.deep.equal([{ sent: false, record: { state: 'SENT', attempt: 0 } }]);
+    expect(again).to.deep.equal([{ sent: false, record: { state: 'SENT', attempt: 0, createdAtMs: 5000 } }]);
     expect(await read()).to.have.length(0, 'a duplicate publishes nothing');
   });
 
