@@ -22,6 +22,11 @@ const ENVELOPE_FIELDS = Object.values(WireField).flatMap((n) => [`'e:s:${n}'`, `
  * (removed, and a TTL set, when the new state is terminal; scored by `now` otherwise).
  */
 const PRELUDE = `
+-- Records made terminal by this call: they leave the index in one ZREM at the end (see flush).
+local done = {}
+local function flush(index)
+  if #done > 0 then redis.call('ZREM', index, unpack(done)) end
+end
 local function move(rk, index, from, to, now, attempt, count, err, limit, terminal, retention, extra)
   local n = tonumber(count or '0') + 1
   local entry = '{"atMs":' .. now .. ',"from":"' .. from .. '","to":"' .. to .. '","attempt":' .. attempt
@@ -36,7 +41,7 @@ local function move(rk, index, from, to, now, attempt, count, err, limit, termin
   redis.call('HSET', rk, unpack(h))
   if n > limit then redis.call('HDEL', rk, 'h:' .. (n - limit)) end
   if terminal then
-    redis.call('ZREM', index, rk)
+    done[#done + 1] = rk
     if retention > 0 then redis.call('PEXPIRE', rk, retention) end
   else
     redis.call('ZADD', index, now, rk)
@@ -87,6 +92,7 @@ if maxLen ~= '0' then xargs = {'MAXLEN', '~', maxLen, '*'} else xargs = {'*'} en
 local base = #xargs
 for i = 1, n do xargs[base + 2 * i - 1] = ARGV[4 + i] end
 local out = {}
+local zadd = {}
 local m = 0
 local j = 5 + n
 while j + n - 1 <= #ARGV do
@@ -110,11 +116,13 @@ while j + n - 1 <= #ARGV do
       h[#h + 1] = ARGV[j + iDeadline - 1]
     end
     redis.call('HSET', rk, unpack(h))
-    redis.call('ZADD', index, now, rk)
+    zadd[#zadd + 1] = now
+    zadd[#zadd + 1] = rk
     out[m] = 1
   end
   j = j + n
 end
+if #zadd > 0 then redis.call('ZADD', index, unpack(zadd)) end
 return out
 `);
 
@@ -186,6 +194,7 @@ while j <= #ARGV do
   xadd(KEYS[tonumber(ARGV[j])], maxLen, ARGV, j + 2, j + 1 + 2 * n)
   j = j + 2 + 2 * n
 end
+flush(index)
 local acked = 0
 local i = 7
 while i < 7 + k do
@@ -244,6 +253,7 @@ if ARGV[9] == '1' then
     move(rk, index, state, 'FAILED_FINAL', now, attempt, count, err, limit, true, retention)
   end
 end
+flush(index)
 local d = tonumber(ARGV[10])
 xadd(dlq, dlqMax, ARGV, 11, 10 + 2 * d)
 local j = 11 + 2 * d
@@ -314,3 +324,4 @@ for i = 2, #KEYS do
 end
 return n
 `);
+
