@@ -126,18 +126,34 @@ export class Weft {
       logger: this.app.logger.child({ component: 'worker' }),
       ledger: this.ledger,
       submit: (task, input, child) => this.client.submit(runtimeDefinition(task), input, child),
-      ...(options.reconcile === false ? {} : {
-        reconciler: new Reconciler({
-          store: this.app.dispatchStore,
-          republish: (records) => this.ledger.republish(records),
-          idleMs: options.reconcile?.idleMs ?? WORKER_RECONCILE_IDLE_MS,
-          ...(options.reconcile?.intervalMs === undefined ? {} : { intervalMs: options.reconcile.intervalMs }),
-          logger: this.app.logger.child({ component: 'reconciler' }),
-        }),
-      }),
+      ...(options.reconcile === false ? {} : { reconciler: this.reconciler(options.reconcile) }),
     }, { ...options, queues });
     this.workers.add(worker);
     return worker.start();
+  }
+
+  /**
+   * A crash-recovery loop over the app's dispatch store, for a process that runs no worker (every
+   * worker already runs one; see `WeftWorkerOptions.reconcile`). Any number may run: they coordinate
+   * through the store's compare-and-set. Call `start()` to run it every `intervalMs`, or `runOnce()`.
+   *
+   * @example
+   * ```ts
+   * const reconciler = app.reconciler({ idleMs: 60_000 });
+   * reconciler.start();
+   * // ...
+   * await reconciler.close();
+   * ```
+   */
+  reconciler(options: { readonly idleMs?: number; readonly intervalMs?: number; readonly batch?: number } = {}): Reconciler {
+    return new Reconciler({
+      store: this.app.dispatchStore,
+      republish: (records) => this.ledger.republish(records),
+      idleMs: options.idleMs ?? WORKER_RECONCILE_IDLE_MS,
+      ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
+      ...(options.batch === undefined ? {} : { batch: options.batch }),
+      logger: this.app.logger.child({ component: 'reconciler' }),
+    });
   }
 
   /** Per task class: can it be built with a bare `new` (no constructor dependencies, no registration of its own)? */
