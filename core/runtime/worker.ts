@@ -463,7 +463,8 @@ export class Worker {
     const decision = nextAttemptDecision({ policy: this.retryPolicy(def), attempt, error: e, nowMs, deadlineMs: env?.deadlineMs });
     const details: Record<string, string> = {
       worker: this.consumer, delivery_count: String(d.deliveryCount), attempts: String(attempt + 1),
-      final_reason: decision.action === 'fail' ? decision.reason : 'retry', failed_at_ms: String(nowMs),
+      // A retryable failure of a message without a dispatch record cannot be scheduled: it is final.
+      final_reason: decision.action === 'fail' ? decision.reason : key ? 'retry' : 'untracked', failed_at_ms: String(nowMs),
     };
     if (env) {
       details.task = env.task;
