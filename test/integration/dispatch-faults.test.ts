@@ -27,6 +27,7 @@ import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../help
 import { transpileFixtures, type TranspiledFixtures } from '../helpers/transpiled';
 import { FAULT_QUEUE, FAULT_TASK, faultInput, FaultOut, FaultTask, sinkKeys } from './fixtures/fault-tasks';
 import type { ProducerReport } from './fixtures/fault-producer';
+import { prng } from '../helpers/prng';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const FIXTURES = join(__dirname, 'fixtures');
@@ -34,17 +35,6 @@ const GROUP = 'weft';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A small seeded PRNG (mulberry32), so that a failing run can be replayed with `FAULT_SEED`. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const random = prng(SEED);
 const randInt = (min: number, max: number): number => min + Math.floor(random() * (max - min + 1));
