@@ -46,6 +46,11 @@ export interface LedgerAck {
   readonly key?: DispatchKey;
   readonly result?: DispatchResult;
   /**
+   * The attempt that ran, when it differs from the record's: a delivery taken over from a crashed
+   * worker is a new attempt that no transition has recorded yet.
+   */
+  readonly attempt?: number;
+  /**
    * Where to send `result` as a result reply (see `core/runtime/reply.ts`), with the ids the reply
    * carries. Requires `result`.
    */
@@ -58,6 +63,8 @@ export interface LedgerAck {
 export interface LedgerFailure {
   readonly delivery: Delivery;
   readonly key?: DispatchKey;
+  /** The attempt that failed (see {@link LedgerAck.attempt}); the record takes it with the transition. */
+  readonly attempt?: number;
   readonly error: DispatchFailure;
   /**
    * Present: the failure is retryable and attempt `retry.attempt` is redelivered no earlier than

@@ -73,6 +73,7 @@ export class StoreLedger implements DispatchLedger {
   async complete(queue: string, group: string, acks: readonly LedgerAck[], nowMs: number): Promise<void> {
     await Promise.all(acks.map((a) => a.key && this.move(a.key, {
       from: DispatchState.SENT, to: DispatchState.ACKED, nowMs, ...(a.result ? { result: a.result } : {}),
+      ...(a.attempt === undefined ? {} : { attempt: a.attempt }),
     })));
     const follow: Outgoing[] = [];
     for (const a of acks) {
@@ -88,7 +89,7 @@ export class StoreLedger implements DispatchLedger {
   /** {@inheritDoc DispatchLedger.fail} */
   async fail(queue: string, group: string, f: LedgerFailure, nowMs: number): Promise<void> {
     if (f.retry && f.key) {
-      const res = await this.move(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_RETRYABLE, nowMs, error: f.error });
+      const res = await this.move(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_RETRYABLE, nowMs, error: f.error, ...(f.attempt === undefined ? {} : { attempt: f.attempt }) });
       if (res.ok) this.schedule(queue, { key: f.key, attempt: f.retry.attempt, dueMs: f.retry.notBeforeMs });
       // Not moved but present: another actor owns the record now (a duplicate delivery). Either way
       // this delivery is done; without a record, a retry could not be scheduled: dead-letter it.
@@ -97,7 +98,7 @@ export class StoreLedger implements DispatchLedger {
         return;
       }
     }
-    if (f.key) await this.move(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs, error: f.error });
+    if (f.key) await this.move(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs, error: f.error, ...(f.attempt === undefined ? {} : { attempt: f.attempt }) });
     await this.transport.deadLetter(queue, group, f.delivery, f.deadLetter);
     if (f.follow) await this.transport.publish(f.follow.queue, [f.follow.fields]);
   }

@@ -426,6 +426,7 @@ export class Worker {
     this.queueAck(queue, {
       deliveryId: d.id,
       ...(key ? { key } : {}),
+      ...(key && attempt !== env.retryAttempt ? { attempt } : {}),
       result: { bytes, schemaId: def.output.id, type: def.output.fullName },
       ...(env.replyTo ? { reply: { queue: env.replyTo, executionId: env.executionId, idempotencyKey: env.idempotencyKey } } : {}),
     });
@@ -484,7 +485,7 @@ export class Worker {
     try {
       await this.flushing;
       await this.deps.ledger.fail(queue, this.group, {
-        delivery: d, ...(key ? { key } : {}), error, deadLetter: { code, message, details },
+        delivery: d, ...(key ? { key, attempt } : {}), error, deadLetter: { code, message, details },
         ...(retry ? { retry } : {}),
         ...(!retry && env?.replyTo ? { follow: { queue: env.replyTo, fields: errorReply(env.executionId, env.idempotencyKey, code, message) } } : {}),
       }, nowMs);

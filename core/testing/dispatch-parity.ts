@@ -533,9 +533,10 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
         assert.equal(out.attempt, 1, 'the reclaimed delivery is attempt 1');
         await sleep(quietMs);
         assert.deepEqual(t.runs.map((r) => [r.attempt, r.idempotencyKey, r.correlationId]), [[1, key.idempotencyKey, id.correlationId]]);
-        // The record keeps attempt 0 here on every backend: a transport reclaim is counted by the
-        // worker (ctx.attempt, retry decisions) but never written to the record.
-        await recordIn(key, ACKED);
+        // A reclaim is a true redelivery: the record takes the attempt with its ACKED transition.
+        const done = await recordIn(key, ACKED);
+        assert.equal(done?.attempt, 1, 'the record shows the attempt that ran');
+        assert.equal(done?.history[done.history.length - 1]?.attempt, 1, 'so does the ACKED history entry');
         assert.equal(await workerApp().app.transport.backlog(t.queue, GROUP), 0, 'the reclaimed delivery is acked');
       });
 

@@ -137,10 +137,16 @@ export class RedisDispatchLedger implements DispatchLedger {
     };
     const at: { record: number; reply: number }[] = [];
     const follows: { at: number; f: Fields; n: number }[] = [];
-    let argc = 6 + acks.length * 8;
+    const overrides: [number, number][] = [];
+    let argc = 7 + acks.length * 8;
     for (const a of acks) {
+      const record = a.key ? slot(this.recordKey(a.key)) : 0;
+      if (record && a.attempt !== undefined) {
+        overrides.push([record, a.attempt]);
+        argc += 2;
+      }
       at.push({
-        record: a.key ? slot(this.recordKey(a.key)) : 0,
+        record,
         reply: a.reply && a.result ? slot(streamKey(this.prefix, a.reply.queue)) : 0,
       });
       if (a.follow) {
@@ -162,6 +168,11 @@ export class RedisDispatchLedger implements DispatchLedger {
         w.bulk(retention);
         w.bulk(acks.length);
         for (const a of acks) w.bulk(a.deliveryId);
+        w.bulk(overrides.length);
+        for (const [idx, attempt] of overrides) {
+          w.bulk(idx);
+          w.bulk(attempt);
+        }
         for (let i = 0; i < acks.length; i++) {
           const a = acks[i]!;
           const r = a.result;
@@ -194,7 +205,7 @@ export class RedisDispatchLedger implements DispatchLedger {
       for (const [k, v] of Object.entries(f.delivery.fields)) envelope.push(Buffer.isBuffer(v) ? `e:b:${k}` : `e:s:${k}`, v);
       const [done] = await this.transport.runScriptCalls(RETRY, [call(
         [stream, this.indexKey, this.recordKey(f.key), delayedKey(this.prefix, queue)],
-        [group, f.delivery.id, nowMs, DISPATCH_HISTORY_LIMIT, err, f.retry.notBeforeMs, f.retry.attempt, ...envelope],
+        [group, f.delivery.id, nowMs, DISPATCH_HISTORY_LIMIT, err, f.retry.notBeforeMs, f.retry.attempt, f.attempt ?? '', ...envelope],
       )]);
       if (Number(done) >= 0) return;
       // No record to schedule the retry on: dead-letter it below rather than lose it.
@@ -208,7 +219,7 @@ export class RedisDispatchLedger implements DispatchLedger {
     if (f.follow) keys.push(streamKey(this.prefix, f.follow.queue));
     await this.transport.runScriptCalls(FAIL_FINAL, [call(keys, [
       group, f.delivery.id, nowMs, DISPATCH_HISTORY_LIMIT, err, this.store.retentionMs, this.transport.deadLetterMaxLen,
-      this.transport.maxLen, f.key ? '1' : '0', flat.length / 2, ...flat, follow.length / 2, ...follow,
+      this.transport.maxLen, f.key ? '1' : '0', f.attempt ?? '', flat.length / 2, ...flat, follow.length / 2, ...follow,
     ])]);
   }
 

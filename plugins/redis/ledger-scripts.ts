@@ -144,7 +144,8 @@ return out
  * result reply; then the other follow-up messages; then `XACK` of every delivery id.
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[3..] records and reply streams. ARGV: group, maxLen, now,
- * history limit, retention ms, ack count k, the k delivery ids, then per ack 7 values: its record's
+ * history limit, retention ms, ack count k, the k delivery ids, a count o and o pairs (record index
+ * in KEYS, attempt) of records whose attempt changed without a transition, then per ack 7 values: its record's
  * index in KEYS (`0`: none), result bytes, schema id, type (`''`: no result), its reply stream's
  * index (`0`: none), execution id, idempotency key; then per follow-up message its key's index, its
  * field count n and n name/value pairs. Returns the number of ids acked.
@@ -154,6 +155,10 @@ local stream, index = KEYS[1], KEYS[2]
 local group, maxLen, now, limit, retention = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local k = tonumber(ARGV[6])
 local j = 7 + k
+-- Attempts that ran without a transition recording them (deliveries taken over from a crashed worker).
+local o = tonumber(ARGV[j])
+for i = 1, o do redis.call('HSET', KEYS[tonumber(ARGV[j + 2 * i - 1])], 'attempt', ARGV[j + 2 * i]) end
+j = j + 1 + 2 * o
 local reply
 if maxLen ~= '0' then reply = {'XADD', '', 'MAXLEN', '~', maxLen, '*'} else reply = {'XADD', '', '*'} end
 local rb = #reply
@@ -212,8 +217,8 @@ return acked
  * state is left alone (another delivery owns it) and the delivery is acked.
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[3] record, KEYS[4] delayed set. ARGV: group, delivery id,
- * now, history limit, error JSON, due ms, next attempt, then the envelope as record-field/value
- * pairs. Returns 1 when scheduled, 0 when the record was not `SENT`, -1 (nothing written, nothing
+ * now, history limit, error JSON, due ms, next attempt, the failed attempt (`''`: the record's),
+ * then the envelope as record-field/value pairs. Returns 1 when scheduled, 0 when the record was not `SENT`, -1 (nothing written, nothing
  * acked) when there is no record.
  */
 export const RETRY = luaScript(PRELUDE + `
@@ -224,7 +229,8 @@ if not state then return -1 end
 local done = 0
 if state == 'SENT' then
   local extra = {'next_attempt', ARGV[7]}
-  for i = 8, #ARGV do extra[#extra + 1] = ARGV[i] end
+  for i = 9, #ARGV do extra[#extra + 1] = ARGV[i] end
+  if ARGV[8] ~= '' then attempt = ARGV[8] end
   move(rk, index, 'SENT', 'FAILED_RETRYABLE', now, attempt, count, ARGV[5], limit, false, 0, extra)
   redis.call('ZADD', delayed, ARGV[6], rk)
   done = 1
@@ -239,7 +245,8 @@ return done
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[3] dead-letter stream, KEYS[4] record (any key when there is
  * none), KEYS[5] follow-up stream (optional). ARGV: group, delivery id, now, history limit, error
- * JSON, retention ms, dead-letter maxLen, queue maxLen, has-record flag, dead-letter field count d,
+ * JSON, retention ms, dead-letter maxLen, queue maxLen, has-record flag, the failed attempt (`''`:
+ * the record's), dead-letter field count d,
  * d name/value pairs, then the follow-up's field count f and f pairs (f may be 0).
  */
 export const FAIL_FINAL = luaScript(PRELUDE + `
@@ -249,14 +256,15 @@ local err, retention, dlqMax, maxLen = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV
 if ARGV[9] == '1' then
   local rk = KEYS[4]
   local state, attempt, count = current(rk, index, now, limit)
+  if ARGV[10] ~= '' then attempt = ARGV[10] end
   if state == 'SENT' or state == 'FAILED_RETRYABLE' then
     move(rk, index, state, 'FAILED_FINAL', now, attempt, count, err, limit, true, retention)
   end
 end
 flush(index)
-local d = tonumber(ARGV[10])
-xadd(dlq, dlqMax, ARGV, 11, 10 + 2 * d)
-local j = 11 + 2 * d
+local d = tonumber(ARGV[11])
+xadd(dlq, dlqMax, ARGV, 12, 11 + 2 * d)
+local j = 12 + 2 * d
 local f = tonumber(ARGV[j])
 if f > 0 then xadd(KEYS[5], maxLen, ARGV, j + 1, j + 2 * f) end
 redis.call('XACK', stream, group, id)
