@@ -153,6 +153,12 @@ export class TaskHandle<O> {
 
 interface Pending { readonly handle: TaskHandle<unknown>; readonly def: RuntimeTaskDefinition }
 
+/**
+ * A reply queue expires this long after its client last read it, so a client that crashed leaves
+ * nothing behind for longer (24 hours).
+ */
+export const REPLY_QUEUE_TTL_MS = 24 * 3600 * 1000;
+
 /** The step name reserved for deriving an execution id from a business key. */
 export const EXECUTION_STEP = '$execution';
 
@@ -353,7 +359,9 @@ export class Client {
     while (!this.closed && this.pending.size > 0) {
       let batch;
       try {
-        batch = await transport.consume(this.replyQueue, { group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs, ack: toAck, trimAcked: true });
+        batch = await transport.consume(this.replyQueue, {
+          group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs, ack: toAck, trimAcked: true, expireMs: REPLY_QUEUE_TTL_MS,
+        });
         toAck = [];
       } catch (e) {
         if (this.closed) break;

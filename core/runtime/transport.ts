@@ -130,6 +130,12 @@ export interface ConsumeOptions {
    * retention limit.
    */
   readonly trimAcked?: boolean;
+  /**
+   * For a queue that should disappear once its only reader is gone (a client's reply queue): the
+   * queue expires this many ms after the last read. Optional for a transport: one whose queues die
+   * with the process (memory) ignores it.
+   */
+  readonly expireMs?: number;
 }
 
 /** Options of {@link Transport.reclaim}. */

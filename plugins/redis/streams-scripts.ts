@@ -152,14 +152,16 @@ return acked
  * docs/redis-streams.md). The consumer uses it while a backlog lasts, and a blocking
  * `XREADGROUP` when the queue runs dry (scripts cannot block).
  *
- * KEYS[1] stream. ARGV: group, consumer, count, a `MINID` threshold or `''`, then ids to `XACK`
+ * KEYS[1] stream. ARGV: group, consumer, count, a `MINID` threshold or `''`, a TTL in ms for the
+ * stream key or `''` (`expireMs`), then ids to `XACK`
  * before reading (the consumer's previous batch); with a threshold, `XTRIM MINID` then deletes the
  * entries below it (`trimAcked`). Returns `false` when there is nothing new, else the MessagePack array of entries,
  * each `[id, [name, value, name, value, ...]]`, every id, name and value a MessagePack string.
  */
 export const READ_PACKED = script(`
-if #ARGV > 4 then
-  local i = 5
+if ARGV[5] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+if #ARGV > 5 then
+  local i = 6
   while i <= #ARGV do
     local last = math.min(i + 999, #ARGV)
     redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, last))

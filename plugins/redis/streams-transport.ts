@@ -431,7 +431,7 @@ export class RedisStreamsTransport implements Transport {
     let ack = options.ack ?? [];
     const minId = options.trimAcked && ack.length ? trimThreshold(ack) : '';
     if (blockMs === 0 || this.backlogged.has(hint)) {
-      const got = await this.readPacked(key, options.group, options.consumer, count, ack, minId);
+      const got = await this.readPacked(key, options.group, options.consumer, count, ack, minId, options.expireMs);
       ack = [];
       if (got.length > 1) this.backlogged.add(hint);
       else this.backlogged.delete(hint);
@@ -454,10 +454,9 @@ export class RedisStreamsTransport implements Transport {
             // messages are only redelivered later: at-least-once.
             conn.call('XACK', key, options.group, ...acked).catch(() => undefined);
             if (minId) conn.call('XTRIM', key, 'MINID', minId).catch(() => undefined);
-            reply = await conn.callBuffer('XREADGROUP', ...args);
-          } else {
-            reply = await conn.callBuffer('XREADGROUP', ...args);
           }
+          if (options.expireMs) conn.call('PEXPIRE', key, options.expireMs).catch(() => undefined);
+          reply = await conn.callBuffer('XREADGROUP', ...args);
           const got = this.deliveries(entriesOfRead(reply));
           if (got.length > 1) this.backlogged.add(hint);
           return got;
@@ -897,10 +896,12 @@ export class RedisStreamsTransport implements Transport {
   }
 
   /** A non-blocking packed read ({@link READ_PACKED}), creating the group on demand. */
-  private async readPacked(key: string, group: string, consumer: string, count: number, ack: readonly string[], minId = ''): Promise<Delivery[]> {
+  private async readPacked(
+    key: string, group: string, consumer: string, count: number, ack: readonly string[], minId = '', expireMs?: number,
+  ): Promise<Delivery[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const reply = await this.eval(READ_PACKED, key, [group, consumer, count, minId, ...ack]);
+        const reply = await this.eval(READ_PACKED, key, [group, consumer, count, minId, expireMs ?? '', ...ack]);
         return Buffer.isBuffer(reply) ? this.unpack(reply) : [];
       } catch (e) {
         if (this.closed) return [];

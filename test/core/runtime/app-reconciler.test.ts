@@ -22,9 +22,9 @@ describe('app.reconciler()', () => {
         .then(() => undefined, (e: unknown) => e);
       expect(String(err)).to.contain('the producer died here');
       crash = false;
-      await sleep(50);
+      await sleep(300);
       expect(ch.children).to.deep.equal([], 'nothing was published');
-      const reconciler = app.reconciler({ idleMs: 1 });
+      const reconciler = app.reconciler({ idleMs: 250 });
       const [first, second] = [await reconciler.runOnce(), await reconciler.runOnce()];
       expect(first.republished).to.equal(1);
       expect(second.republished).to.equal(0, 'the record is SENT and fresh now');

@@ -213,6 +213,20 @@ describe('RedisStreamsTransport', () => {
   });
 
   describe('consume', () => {
+    it('should give the queue key a TTL with expireMs, on a packed read and on a blocking read', async () => {
+      const key = t.keys('exp').stream;
+      await t.publish('exp', [{ a: '1' }]);
+      expect(await redis.pttl(key)).to.equal(-1, 'no TTL before a read asks for one');
+      await t.consume('exp', { group: 'g', consumer: 'c', count: 10, blockMs: 0, expireMs: 60_000 });
+      expect(await redis.pttl(key)).to.be.within(1, 60_000);
+      await redis.persist(key);
+      await t.publish('exp', [{ a: '2' }]);
+      await t.consume('exp', { group: 'g', consumer: 'c', count: 10, blockMs: 20, expireMs: 30_000 });
+      expect(await redis.pttl(key)).to.be.within(1, 30_000, 'the blocking path sets it too');
+      await t.consume('exp', { group: 'g', consumer: 'c', count: 10, blockMs: 0 });
+      expect(await redis.pttl(key)).to.be.within(1, 30_000, 'a read without expireMs leaves the TTL alone');
+    });
+
     it('should read the same entries packed (no backlog wait) and blocking: many fields, long and binary values', async () => {
       const fields = (i: number): Record<string, string | Buffer> => {
         const f: Record<string, string | Buffer> = {};
