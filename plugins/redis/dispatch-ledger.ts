@@ -4,10 +4,14 @@ import type {
   RedeliverStats, SendOutcome,
 } from '../../core/dispatch';
 import type { Fields } from '../../core/runtime/transport';
+import { WireField } from '../../core/tasks/wire';
 import { dispatchIndexKey, dispatchRecordKey, type RedisDispatchStore } from './dispatch-store';
 import { COMPLETE, FAIL_FINAL, INSPECT, REDELIVER, RETRY, SEND, TOUCH_RECORDS } from './ledger-scripts';
 import { deadLetterEntry, type RedisStreamsTransport, type ScriptCall } from './streams-transport';
 import { deadLetterKey, streamKey } from './streams-keys';
+
+/** The fields `SEND` builds the record from: refused before the call, since a script that fails halfway keeps what it wrote. */
+const SEND_REQUIRED = [WireField.EXECUTION_ID, WireField.STEP_ID, WireField.IDEMPOTENCY_KEY, WireField.CORRELATION_ID];
 
 /** Messages per `SEND` script call. */
 const SEND_CHUNK = 250;
@@ -75,6 +79,9 @@ export class RedisDispatchLedger implements DispatchLedger {
     if (items.length === 0) return [];
     const stream = streamKey(this.prefix, queue);
     const names = Object.keys(items[0]!.fields);
+    for (const required of SEND_REQUIRED) {
+      if (!names.includes(required)) throw new TypeError(`RedisDispatchLedger.send: messages need a '${required}' field (the wire contract's dispatch metadata)`);
+    }
     for (const it of items) {
       const own = Object.keys(it.fields);
       if (own.length !== names.length || own.some((n, i) => n !== names[i])) {
@@ -105,8 +112,13 @@ export class RedisDispatchLedger implements DispatchLedger {
     const out: SendOutcome[] = [];
     for (const reply of await this.transport.runScriptCalls(SEND, calls)) {
       for (const r of reply as unknown[]) {
-        const view = r === 1 ? undefined : viewOfReply(r);
-        out.push(view ? { sent: false, record: view } : { sent: true });
+        if (r === 1) {
+          out.push({ sent: true });
+          continue;
+        }
+        const view = viewOfReply(r);
+        if (!view) throw new Error(`RedisDispatchLedger.send: a record of queue ${queue} exists but is unreadable; nothing was published for it`);
+        out.push({ sent: false, record: view });
       }
     }
     return out;
@@ -137,16 +149,10 @@ export class RedisDispatchLedger implements DispatchLedger {
     };
     const at: { record: number; reply: number }[] = [];
     const follows: { at: number; f: Fields; n: number }[] = [];
-    const overrides: [number, number][] = [];
-    let argc = 7 + acks.length * 8;
+    let argc = 6 + acks.length * 9;
     for (const a of acks) {
-      const record = a.key ? slot(this.recordKey(a.key)) : 0;
-      if (record && a.attempt !== undefined) {
-        overrides.push([record, a.attempt]);
-        argc += 2;
-      }
       at.push({
-        record,
+        record: a.key ? slot(this.recordKey(a.key)) : 0,
         reply: a.reply && a.result ? slot(streamKey(this.prefix, a.reply.queue)) : 0,
       });
       if (a.follow) {
@@ -168,11 +174,6 @@ export class RedisDispatchLedger implements DispatchLedger {
         w.bulk(retention);
         w.bulk(acks.length);
         for (const a of acks) w.bulk(a.deliveryId);
-        w.bulk(overrides.length);
-        for (const [idx, attempt] of overrides) {
-          w.bulk(idx);
-          w.bulk(attempt);
-        }
         for (let i = 0; i < acks.length; i++) {
           const a = acks[i]!;
           const r = a.result;
@@ -183,6 +184,7 @@ export class RedisDispatchLedger implements DispatchLedger {
           w.bulk(at[i]!.reply);
           w.bulk(a.reply ? a.reply.executionId : '');
           w.bulk(a.reply ? a.reply.idempotencyKey : '');
+          w.bulk(a.attempt ?? '');
         }
         for (const { at: fi, f, n } of follows) {
           w.bulk(fi);

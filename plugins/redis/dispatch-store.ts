@@ -205,7 +205,11 @@ export class RedisDispatchStore implements DispatchStore {
       const batch: { member: string; score: number }[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) batch.push({ member: flat[i]!, score: Number(flat[i + 1]) });
       const fresh = batch.map((e) => !after || e.score > after.score || (e.score === after.score && compareBytes(e.member, after.member) > 0));
-      const hashes = await Promise.all(batch.map((e, i) => (fresh[i] ? this.client.hgetallBuffer(e.member) : undefined)));
+      // Index members are full key names: with an ioredis keyPrefix they already carry it, and the
+      // client would add it again, so it is taken off first.
+      const kp = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+      const own = (m: string): string => (kp && m.startsWith(kp) ? m.slice(kp.length) : m);
+      const hashes = await Promise.all(batch.map((e, i) => (fresh[i] ? this.client.hgetallBuffer(own(e.member)) : undefined)));
       for (const [i, e] of batch.entries()) {
         examined++;
         if (e.score === posScore) offset++;

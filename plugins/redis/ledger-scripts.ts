@@ -144,10 +144,10 @@ return out
  * result reply; then the other follow-up messages; then `XACK` of every delivery id.
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[3..] records and reply streams. ARGV: group, maxLen, now,
- * history limit, retention ms, ack count k, the k delivery ids, a count o and o pairs (record index
- * in KEYS, attempt) of records whose attempt changed without a transition, then per ack 7 values: its record's
+ * history limit, retention ms, ack count k, the k delivery ids, then per ack 8 values: its record's
  * index in KEYS (`0`: none), result bytes, schema id, type (`''`: no result), its reply stream's
- * index (`0`: none), execution id, idempotency key; then per follow-up message its key's index, its
+ * index (`0`: none), execution id, idempotency key, the attempt that ran (`''`: the record's); then
+ * per follow-up message its key's index, its
  * field count n and n name/value pairs. Returns the number of ids acked.
  */
 export const COMPLETE = luaScript(PRELUDE + `
@@ -155,10 +155,6 @@ local stream, index = KEYS[1], KEYS[2]
 local group, maxLen, now, limit, retention = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local k = tonumber(ARGV[6])
 local j = 7 + k
--- Attempts that ran without a transition recording them (deliveries taken over from a crashed worker).
-local o = tonumber(ARGV[j])
-for i = 1, o do redis.call('HSET', KEYS[tonumber(ARGV[j + 2 * i - 1])], 'attempt', ARGV[j + 2 * i]) end
-j = j + 1 + 2 * o
 local reply
 if maxLen ~= '0' then reply = {'XADD', '', 'MAXLEN', '~', maxLen, '*'} else reply = {'XADD', '', '*'} end
 local rb = #reply
@@ -175,6 +171,8 @@ for _ = 1, k do
     local rk = KEYS[ri]
     local state, attempt, count, copy = current(rk, index, now, limit)
     if state == 'SENT' then
+      -- The attempt that ran, when no transition has recorded it (a delivery taken over from a crashed worker).
+      if ARGV[j + 7] ~= '' then attempt = ARGV[j + 7] end
       local extra = nil
       if ARGV[j + 2] ~= '' then extra = {'result_bytes', ARGV[j + 1], 'result_schema_id', ARGV[j + 2], 'result_type', ARGV[j + 3]} end
       -- A copy of the envelope (a retried record, see RETRY, or one the store created) is not needed any more.
@@ -192,7 +190,7 @@ for _ = 1, k do
     reply[rb + 12] = ARGV[j + 1]
     redis.call(unpack(reply))
   end
-  j = j + 7
+  j = j + 8
 end
 while j <= #ARGV do
   local n = tonumber(ARGV[j + 1])

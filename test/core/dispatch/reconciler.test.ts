@@ -257,7 +257,10 @@ describe('Reconciler', () => {
         },
       });
       const round = r.runOnce();
-      while (!release) await new Promise((res) => setImmediate(res));
+      for (let i = 0; !release; i++) {
+        if (i > 10_000) throw new Error('republish was never called');
+        await new Promise((res) => setImmediate(res));
+      }
       const closing = r.close();
       setTimeout(() => release(), 10);
       await closing;

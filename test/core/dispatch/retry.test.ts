@@ -74,7 +74,7 @@ describe('retry', () => {
       expect(backoffDelay(full, 2, fixed(0))).to.equal(0);
       expect(backoffDelay(equal, 2, fixed(0))).to.equal(200);
       expect(backoffDelay(equal, 2, fixed(0.5))).to.equal(300);
-      expect(backoffDelay(full, 3, fixed(0.25))).to.equal(backoffDelay(full, 3, fixed(0.25)));
+      expect(backoffDelay(full, 3, fixed(0.25))).to.equal(200, '0.25 of min(1000, 100 * 2^3)');
     });
 
     it('should keep every jittered delay within its bounds', () => {

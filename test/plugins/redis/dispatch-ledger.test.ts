@@ -81,7 +81,10 @@ describe('RedisDispatchLedger', () => {
     const [reply] = await transport.consume('replies', { group: 'r', consumer: 'r', count: 10, blockMs: 0 });
     expect(reply!.fields).to.deep.include({ kind: 'result', execution_id: 'exec-1', idempotency_key: 'key-1', schema_id: 'sid', type: 't.Out' });
     expect(Buffer.from(reply!.fields.payload as Buffer).toString()).to.equal('out');
-    expect((await ledger.inspect([item(1).key, item(9).key]))[1]).to.equal(undefined);
+    const [done, none] = await ledger.inspect([item(1).key, item(9).key]);
+    expect(done).to.deep.include({ state: 'ACKED', attempt: 0, createdAtMs: 5000 });
+    expect(done!.result).to.deep.equal({ bytes: Buffer.from('out'), schemaId: 'sid', type: 't.Out' });
+    expect(none).to.equal(undefined);
   });
 
   it('should schedule a retry with a copy of the envelope and redeliver it when due with attempt + 1', async () => {

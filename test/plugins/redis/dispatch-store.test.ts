@@ -56,6 +56,20 @@ describe('RedisDispatchStore', () => {
     });
   });
 
+  describe('scan', () => {
+    it('should list records through a client with an ioredis keyPrefix', async () => {
+      const prefixed = new Redis(REDIS_URL, { keyPrefix: `${prefix}:kp:` });
+      try {
+        const viaPrefix = new RedisDispatchStore({ redis: prefixed, prefix: 'inner' });
+        await viaPrefix.create({ ...key, correlationId: 'c', envelope: { task: 't' }, nowMs: 1000 });
+        const page = await viaPrefix.scan({ olderThanMs: 2000 });
+        expect(page.records.map((r) => r.idempotencyKey)).to.deep.equal([key.idempotencyKey]);
+      } finally {
+        prefixed.disconnect();
+      }
+    });
+  });
+
   describe('recordKey', () => {
     it('should escape separators and braces so that keys stay unambiguous', () => {
       expect(escapeKeyPart('a:b{c}%d')).to.equal('a%3Ab%7Bc%7D%25d');
