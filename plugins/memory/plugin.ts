@@ -26,25 +26,34 @@ export interface MemoryPluginOptions {
 interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaStore; readonly dispatchStore?: DispatchStore }
 
 /**
- * The embedded default: provides `transport` ({@link MemoryTransport}) and `schemaStore`
- * ({@link MemorySchemaStore}) inside one process. Nothing is persisted or shared between processes.
+ * The embedded default: provides `transport` ({@link MemoryTransport}), `schemaStore`
+ * ({@link MemorySchemaStore}) and `dispatchStore` ({@link MemoryDispatchStore}) inside one process.
+ * Nothing is persisted or shared between processes.
  *
  * @remarks
- * Each app gets its own transport and store, created in `register()` and closed in `close()`.
+ * Each app gets its own transport and stores, created in `register()` and closed in `close()`.
  * To let two apps of one process (say a client app and a worker app in a test) talk, create one
- * transport and one store and pass them to both: shared instances are never closed by the plugin.
+ * transport and pass it to both: apps sharing a transport also share its schema and dispatch
+ * stores, unless you pass stores of your own. Shared instances are never closed by the plugin.
  *
  * @example
  * ```ts
  * const app = await bootstrap({ plugins: [memoryPlugin()] });
  *
- * // two apps on the same in-process queues
+ * // two apps on the same in-process queues (and so the same schema and dispatch stores)
  * const transport = new MemoryTransport();
- * const schemaStore = new MemorySchemaStore();
- * const producer = await bootstrap({ plugins: [memoryPlugin({ transport, schemaStore })] });
- * const worker = await bootstrap({ plugins: [memoryPlugin({ transport, schemaStore })] });
+ * const producer = await bootstrap({ plugins: [memoryPlugin({ transport })] });
+ * const worker = await bootstrap({ plugins: [memoryPlugin({ transport })] });
  * ```
  */
+/** The stores of apps sharing one transport (created on first use, kept as long as the transport). */
+const storesOf = new WeakMap<MemoryTransport, { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore }>();
+function sharedStores(t: MemoryTransport): { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore } {
+  let s = storesOf.get(t);
+  if (!s) storesOf.set(t, (s = { schemaStore: new MemorySchemaStore(), dispatchStore: new MemoryDispatchStore() }));
+  return s;
+}
+
 export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
   const owned = new WeakMap<DependencyContainer, Owned>();
   return {
@@ -53,10 +62,13 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
     register(container) {
       const given = options.transport instanceof MemoryTransport ? options.transport : undefined;
       const transport = given ?? new MemoryTransport(options.transport as MemoryTransportOptions | undefined);
-      const schemaStore = options.schemaStore ?? new MemorySchemaStore();
+      // Apps that share a transport share its stores too, unless given their own: a producer and a
+      // worker on the same queues must see the same schemas and the same dispatch records.
+      const shared = given ? sharedStores(given) : undefined;
+      const schemaStore = options.schemaStore ?? shared?.schemaStore ?? new MemorySchemaStore();
       container.registerInstance(TRANSPORT, transport);
       container.registerInstance(SCHEMA_STORE, schemaStore);
-      const dispatchStore = options.dispatchStore ?? new MemoryDispatchStore();
+      const dispatchStore = options.dispatchStore ?? shared?.dispatchStore ?? new MemoryDispatchStore();
       container.registerInstance(DISPATCH_STORE, dispatchStore);
       owned.set(container, {
         transport: given ? undefined : transport,

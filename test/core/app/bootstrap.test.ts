@@ -16,6 +16,7 @@ import { WeftError } from '../../../core/errors';
 import type { Transport } from '../../../core/runtime/transport';
 import { MemorySchemaStore } from '../../../plugins/memory/schema-store';
 import { MemoryTransport } from '../../../plugins/memory/transport';
+import { MemoryDispatchStore } from '../../../plugins/memory/dispatch-store';
 import { memoryPlugin } from '../../../plugins/memory/plugin';
 import { RedisSchemaStore } from '../../../plugins/redis/schema-store';
 import { RedisStreamsTransport } from '../../../plugins/redis/streams-transport';
@@ -399,6 +400,21 @@ describe('memoryPlugin', () => {
       expect(await b.transport.backlog('q', 'g')).to.equal(1);
       await b.close();
       expect(await transport.publish('q', [{ n: '2' }])).to.have.length(1);
+      await transport.close();
+    });
+
+    it('should give apps that share a transport the same schema and dispatch stores, unless given their own', async () => {
+      const transport = new MemoryTransport();
+      const a = await bootstrap({ plugins: [memoryPlugin({ transport })], config: quiet });
+      const b = await bootstrap({ plugins: [memoryPlugin({ transport })], config: quiet });
+      const own = new MemoryDispatchStore();
+      const c = await bootstrap({ plugins: [memoryPlugin({ transport, dispatchStore: own })], config: quiet });
+      const d = await bootstrap({ plugins: [memoryPlugin()], config: quiet });
+      expect(b.schemaStore).to.equal(a.schemaStore);
+      expect(b.dispatchStore).to.equal(a.dispatchStore);
+      expect(c.dispatchStore).to.equal(own);
+      expect(d.dispatchStore).to.not.equal(a.dispatchStore);
+      for (const app of [a, b, c, d]) await app.close();
       await transport.close();
     });
   });
