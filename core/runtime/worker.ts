@@ -9,6 +9,7 @@ import type { DispatchKey } from '../dispatch/key';
 import type { DispatchFailure } from '../dispatch/store';
 import { DispatchState } from '../dispatch/state';
 import { nextAttemptDecision, resolveRetryPolicy, type RetryPolicy } from '../dispatch/retry';
+import { DispatchErrorCode } from '../dispatch/errors';
 import type { ChildHandle, ChildSubmitOptions, ChildSubmitter, Runnable, RuntimeTaskDefinition, TaskContext, TaskLookup } from './context';
 import type { TaskClass, TaskInput, TaskOutput } from '../../decorators/types';
 import { childDeadline } from '../dispatch/deadline';
@@ -394,6 +395,13 @@ export class Worker {
       }
     } catch (e) {
       return this.fail(queue, p, def, attempt, e);
+    }
+    // A message that took its workers down (each crash a redelivery) is not run past its policy:
+    // without this check it would never reach the failure path below, and loop for ever.
+    const { maxAttempts } = this.retryPolicy(def);
+    if (attempt >= maxAttempts) {
+      return this.fail(queue, p, def, attempt, new WeftError(DispatchErrorCode.RETRIES_EXHAUSTED,
+        `delivered ${attempt + 1} times without finishing (a worker stopped or crashed while running it each time); maxAttempts is ${maxAttempts}`));
     }
     let instance: Runnable;
     try {
