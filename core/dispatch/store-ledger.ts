@@ -118,7 +118,9 @@ export class StoreLedger implements DispatchLedger {
     }
     if (out.length > 0) await this.transport.publish(queue, out);
     const rest = this.scheduled.get(queue) ?? [];
-    return { redelivered: out.length, ...(rest.length ? { nextDueMs: Math.min(...rest.map((s) => s.dueMs)) } : {}) };
+    let nextDueMs = Infinity;
+    for (const r of rest) if (r.dueMs < nextDueMs) nextDueMs = r.dueMs;
+    return { redelivered: out.length, ...(rest.length ? { nextDueMs } : {}) };
   }
 
   /** {@inheritDoc DispatchLedger.republish} */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rejection, text } from './assertions';
 import { IsNotEmpty, Max } from 'class-validator';
 import { Field } from '../../decorators/field';
 import { Output } from '../../decorators/output';
@@ -868,23 +869,8 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
   });
 }
 
-/** The rejection of `p`; fails when it resolves. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a rejection');
-}
-
 function codeOf(e: unknown): unknown {
   return (e as { code?: unknown } | null)?.code;
-}
-
-/** A field value as text: strings as they are, Buffers as UTF-8. */
-function text(v: string | Buffer | undefined): string | undefined {
-  return v === undefined || typeof v === 'string' ? v : v.toString('utf8');
 }
 
 /** The named fields, as text (the payload as hex), for comparing messages across transports. */

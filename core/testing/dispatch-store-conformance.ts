@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rejection } from './assertions';
 import { DispatchArgumentError, DispatchErrorCode, DispatchKeyError } from '../dispatch/errors';
 import type { DispatchKey } from '../dispatch/key';
 import { DISPATCH_TRANSITIONS, DispatchState, IllegalTransitionError } from '../dispatch/state';
@@ -36,11 +37,6 @@ const PATH_TO: Readonly<Record<DispatchState, readonly DispatchState[]>> = {
   FAILED_RETRYABLE: [SENT, FAILED_RETRYABLE],
   FAILED_FINAL: [SENT, FAILED_FINAL],
 };
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
-  assert.fail('expected a rejection');
-}
 
 /**
  * Registers a mocha suite that proves a {@link DispatchStore} behaves as core expects: idempotent

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { text } from './assertions';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetterReason, Delivery, Fields, Transport } from '../runtime/transport';
 
@@ -586,11 +587,6 @@ export function transportConformance(name: string, factory: TransportFactory, op
       });
     });
   });
-}
-
-/** A field value as text: strings as they are, Buffers as UTF-8. */
-function text(v: string | Buffer | undefined): string | undefined {
-  return v === undefined || typeof v === 'string' ? v : v.toString('utf8');
 }
 
 /** Fields that exercise the edges: every byte value, invalid UTF-8, empty values, non-ASCII text, a large payload. */
