@@ -8,14 +8,16 @@
 import { DispatchArgumentError } from './errors';
 import { describeValue } from './key';
 
-function checkDeadline(what: string, value: unknown): asserts value is number | undefined {
+/** Throws `DispatchArgumentError` unless `value` is `undefined` or a non-negative integer epoch ms. @internal */
+export function checkDeadline(what: string, value: unknown): asserts value is number | undefined {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new DispatchArgumentError(`${what} must be an absolute deadline (non-negative integer epoch ms) or undefined, got ${describeValue(value)}`);
   }
 }
 
-function checkNow(nowMs: unknown): asserts nowMs is number {
+/** Throws `DispatchArgumentError` unless `nowMs` is a finite number. @internal */
+export function checkNow(nowMs: unknown): asserts nowMs is number {
   if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) {
     throw new DispatchArgumentError(`nowMs must be a finite number (epoch ms), got ${describeValue(nowMs)}`);
   }

@@ -11,6 +11,7 @@ import { TaskErrorCode } from '../tasks/errors';
 import { ENVELOPE_INVALID_CODE } from '../tasks/wire';
 import { DispatchArgumentError, DispatchErrorCode, RetryPolicyError } from './errors';
 import { describeValue } from './key';
+import { checkDeadline, checkNow } from './deadline';
 
 /** How the computed delay is randomised; see {@link backoffDelay}. */
 export type RetryJitter = 'full' | 'equal' | 'none';
@@ -249,12 +250,8 @@ export type AttemptDecision = RetryDecision | FailDecision;
 export function nextAttemptDecision(input: AttemptDecisionInput): AttemptDecision {
   const { policy, attempt, error, nowMs, deadlineMs } = input;
   checkAttempt(attempt);
-  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) {
-    throw new DispatchArgumentError(`nowMs must be a finite number (epoch ms), got ${describeValue(nowMs)}`);
-  }
-  if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs))) {
-    throw new DispatchArgumentError(`deadlineMs must be a finite number (epoch ms) or undefined, got ${describeValue(deadlineMs)}`);
-  }
+  checkNow(nowMs);
+  checkDeadline('deadlineMs', deadlineMs);
   if (classifyError(error) === 'final') {
     const code = (error as { code?: unknown } | null)?.code;
     return { action: 'fail', reason: code === RuntimeErrorCode.DEADLINE_EXCEEDED ? 'deadline' : 'fatal' };
