@@ -398,8 +398,10 @@ export class Worker {
     }
     // A message that took its workers down (each crash a redelivery) is not run past its policy:
     // without this check it would never reach the failure path below, and loop for ever.
+    // Only taken-over deliveries count here: a retry never exceeds the policy, and an operator's
+    // replay of a dead letter is meant to run.
     const { maxAttempts } = this.retryPolicy(def);
-    if (attempt >= maxAttempts) {
+    if (d.deliveryCount > 1 && attempt >= maxAttempts) {
       return this.fail(queue, p, def, attempt, new WeftError(DispatchErrorCode.RETRIES_EXHAUSTED,
         `delivered ${attempt + 1} times without finishing (a worker stopped or crashed while running it each time); maxAttempts is ${maxAttempts}`));
     }
