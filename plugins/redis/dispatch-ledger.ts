@@ -7,7 +7,7 @@ import type { Fields } from '../../core/runtime/transport';
 import { WireField } from '../../core/tasks/wire';
 import { dispatchIndexKey, dispatchRecordKey, type RedisDispatchStore } from './dispatch-store';
 import { COMPLETE, FAIL_FINAL, INSPECT, REDELIVER, RETRY, SEND, TOUCH_RECORDS } from './ledger-scripts';
-import { deadLetterEntry, type RedisStreamsTransport, type ScriptCall } from './streams-transport';
+import { deadLetterEntry, sharedNames, type RedisStreamsTransport, type ScriptCall } from './streams-transport';
 import { deadLetterKey, streamKey } from './streams-keys';
 
 /** The fields `SEND` builds the record from: refused before the call, since a script that fails halfway keeps what it wrote. */
@@ -78,15 +78,10 @@ export class RedisDispatchLedger implements DispatchLedger {
   async send(queue: string, items: readonly LedgerItem[], nowMs: number): Promise<SendOutcome[]> {
     if (items.length === 0) return [];
     const stream = streamKey(this.prefix, queue);
-    const names = Object.keys(items[0]!.fields);
+    const names = sharedNames(items.map((i) => i.fields));
+    if (!names) throw new TypeError('RedisDispatchLedger.send: every message of a batch must have the same fields in the same order');
     for (const required of SEND_REQUIRED) {
       if (!names.includes(required)) throw new TypeError(`RedisDispatchLedger.send: messages need a '${required}' field (the wire contract's dispatch metadata)`);
-    }
-    for (const it of items) {
-      const own = Object.keys(it.fields);
-      if (own.length !== names.length || own.some((n, i) => n !== names[i])) {
-        throw new TypeError('RedisDispatchLedger.send: every message of a batch must have the same fields in the same order');
-      }
     }
     const maxLen = this.transport.maxLen;
     const calls: ScriptCall[] = [];

@@ -6,13 +6,13 @@ import type { Plugin, PluginContext } from '../../core/app/plugin';
 import { DISPATCH_LEDGER, DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
 import { RedisDispatchLedger } from './dispatch-ledger';
 import { RedisDispatchStore, type RedisDispatchStoreOptions } from './dispatch-store';
-import { quitClient } from './connection';
+import { DEFAULT_REDIS_URL, quitClient } from './connection';
 import { RedisSchemaStore, type RedisClientLike } from './schema-store';
 import { RedisStreamsTransport, type RedisStreamsTransportOptions } from './streams-transport';
 import { WireField } from '../../core/tasks/wire';
 
 /** The connection URL used when neither `url` nor `redis` is given. */
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export { DEFAULT_REDIS_URL };
 
 /** Options of {@link redisPlugin}. */
 export interface RedisPluginOptions {

@@ -214,7 +214,7 @@ export function deadLetterEntry(delivery: Delivery, reason: DeadLetterReason, no
 }
 
 /** The field names every message has, in the same order; `undefined` when they differ. */
-function sharedNames(messages: readonly Fields[]): string[] | undefined {
+export function sharedNames(messages: readonly Fields[]): string[] | undefined {
   const names = Object.keys(messages[0]!);
   if (names.length === 0) return undefined;
   for (let i = 1; i < messages.length; i++) {
@@ -425,7 +425,7 @@ export class RedisStreamsTransport implements Transport {
     const count = positiveInt('count', options.count);
     const blockMs = nonNegativeInt('blockMs', options.blockMs);
     const key = streamKey(this.prefix, queue);
-    // While a backlog lasts (the last read was full), read packed: cheaper to parse, but a script
+    // While a backlog lasts (the last read returned more than one entry), read packed: cheaper to parse, but a script
     // cannot block, so an empty queue goes back to the blocking XREADGROUP below.
     const hint = `${key}\u0000${options.group}\u0000${options.consumer}`;
     let ack = options.ack ?? [];
@@ -437,14 +437,12 @@ export class RedisStreamsTransport implements Transport {
       else this.backlogged.delete(hint);
       if (got.length > 0 || blockMs === 0 || this.closed) return got;
     }
-    const args: (string | number)[] = ['GROUP', options.group, options.consumer, 'COUNT', count];
-    if (blockMs > 0) args.push('BLOCK', blockMs);
-    args.push('STREAMS', key, '>');
-    const conn = blockMs > 0 ? this.acquireBlocker() : this.client;
+    // Here blockMs > 0 (a non-blocking read returned above): a blocking read takes a connection of its own.
+    const args = ['GROUP', options.group, options.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, '>'];
+    const conn = this.acquireBlocker();
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          let reply: unknown;
           if (ack.length) {
             // The acks go first on the same connection: one write for both commands.
             const acked = ack;
@@ -456,7 +454,7 @@ export class RedisStreamsTransport implements Transport {
             if (minId) conn.call('XTRIM', key, 'MINID', minId).catch(() => undefined);
           }
           if (options.expireMs) conn.call('PEXPIRE', key, options.expireMs).catch(() => undefined);
-          reply = await conn.callBuffer('XREADGROUP', ...args);
+          const reply = await conn.callBuffer('XREADGROUP', ...args);
           const got = this.deliveries(entriesOfRead(reply));
           if (got.length > 1) this.backlogged.add(hint);
           return got;
@@ -467,7 +465,7 @@ export class RedisStreamsTransport implements Transport {
         }
       }
     } finally {
-      if (conn !== this.client) this.releaseBlocker(conn);
+      this.releaseBlocker(conn);
     }
   }
 
