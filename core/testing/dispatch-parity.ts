@@ -716,7 +716,7 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
         await startWorker([t]);
         const id = identity('signal');
         const key = keyOf(t, id.executionId, id.businessKey);
-        const deadlineMs = Date.now() + 400;
+        const deadlineMs = Date.now() + 1000;
         const h = await producer().submit(t.cls, job(id.businessKey), { ...id, deadlineMs });
         assert.equal(codeOf(await rejection(h.result())), RuntimeErrorCode.DEADLINE_EXCEEDED);
         assert.equal(t.runs.length, 1);
@@ -736,7 +736,7 @@ export function dispatchParity(name: string, factory: ParityBackendFactory, opti
         await startWorker([t], { retry: { maxAttempts: 1000, initialDelayMs: 20, maxDelayMs: 20, jitter: 'none' } });
         const id = identity('retrydeadline');
         const key = keyOf(t, id.executionId, id.businessKey);
-        const deadlineMs = Date.now() + 300;
+        const deadlineMs = Date.now() + 1000;
         const h = await producer().submit(t.cls, job(id.businessKey), { ...id, deadlineMs });
         const code = codeOf(await rejection(h.result()));
         assert.ok(code === 'PARITY_FLAKY' || code === RuntimeErrorCode.DEADLINE_EXCEEDED, `rejected with ${String(code)}`);

@@ -475,7 +475,7 @@ describe('Durable dispatch under faults (real processes, SIGKILL, Redis)', funct
     this.timeout(40_000);
     const N = 200;
     // Long enough that a record claimed and republished is acked before it could look idle again.
-    const IDLE_MS = 1000;
+    const IDLE_MS = 2500;
     const label = 'orphan-';
     const bks = keysOf(label, N);
     const app = await openApp();
