@@ -30,6 +30,10 @@ const BENCHES: Record<string, BenchEntry> = {
     description: 'client CPU per task entry over Redis Streams: plain XADD/XREADGROUP vs the transport\'s scripts',
     load: () => require('./streams-io') as BenchModule,
   },
+  'record-cost': {
+    description: 'what the durable dispatch record costs: the real Redis ledger vs cheaper record layouts vs no record (tasks/s, CPU µs/task)',
+    load: () => require('./record-cost') as BenchModule,
+  },
   throughput: {
     description: 'end-to-end no-op tasks over Redis: Weft vs BullMQ vs raw Streams (tasks/s, p50/p99, Redis cmds/task)',
     load: () => require('./throughput') as BenchModule,
