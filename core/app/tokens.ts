@@ -39,6 +39,12 @@ export const DISPATCH_STORE: unique symbol = Symbol.for('weft.dispatchStore');
  */
 export const DISPATCH_LEDGER: unique symbol = Symbol.for('weft.dispatchLedger');
 
+/**
+ * The WorkflowStore port (`core/workflow/store.ts`): durable state of flow executions, shared by
+ * every orchestrator. Optional: only apps that run flows need it; the memory and redis plugins provide it.
+ */
+export const WORKFLOW_STORE: unique symbol = Symbol.for('weft.workflowStore');
+
 /** The ResultStore port (task outputs awaited by clients). Reserved: the port is not written yet. */
 export const RESULT_STORE: unique symbol = Symbol.for('weft.resultStore');
 
@@ -64,7 +70,7 @@ export const TASK_CONTEXT: unique symbol = Symbol.for('weft.taskContext');
  * The name of a port a plugin can fill, as written in `Plugin.provides` and
  * `Plugin.requires`.
  */
-export type PortName = 'transport' | 'schemaStore' | 'dispatchStore' | 'dispatchLedger' | 'resultStore' | 'taskResolvers' | 'logger';
+export type PortName = 'transport' | 'schemaStore' | 'dispatchStore' | 'dispatchLedger' | 'workflowStore' | 'resultStore' | 'taskResolvers' | 'logger';
 
 /** What the bootstrap knows about one port. */
 export interface PortSpec {
@@ -92,6 +98,7 @@ export const PORTS: Readonly<Record<PortName, PortSpec>> = Object.freeze({
   schemaStore: { token: SCHEMA_STORE, multiple: false, description: 'stores schemas shared by every machine' },
   dispatchStore: { token: DISPATCH_STORE, multiple: false, description: 'records the per-item dispatch state machine' },
   dispatchLedger: { token: DISPATCH_LEDGER, multiple: false, description: 'pairs dispatch record transitions with queue operations (optional)' },
+  workflowStore: { token: WORKFLOW_STORE, multiple: false, description: 'keeps the durable state of flow executions (optional)' },
   resultStore: { token: RESULT_STORE, multiple: false, description: 'keeps task outputs for clients awaiting them' },
   taskResolvers: { token: TASK_RESOLVERS, multiple: true, description: 'turns envelopes into task classes' },
   logger: { token: LOGGER, multiple: false, description: 'the app\'s pino logger (a default is provided)' },

@@ -152,6 +152,39 @@ export function checkCompatibility(
   return issues;
 }
 
+/**
+ * Can a reader of message `reader.message` (in the file `reader.bytes`) read data written as message
+ * `writer.message` (in the file `writer.bytes`)? The two messages may have different names: this is
+ * the check of one edge of a workflow, where a step reads what another step wrote (a whole output,
+ * an element of a repeated field, or a list of outputs). Returns every issue, named on the reader's
+ * side; empty means compatible.
+ *
+ * @param writerLabel - How the writing side is named in the issues' details, e.g. `the output of step 'ingest'`.
+ * @throws SchemaInvalidError when either file does not parse or does not define its message.
+ *
+ * @example
+ * ```ts
+ * const issues = checkReadable({ bytes: schemaOf(Order).bytes, message: 'shop.Order' },
+ *   { bytes: schemaOf(EnrichIn).bytes, message: 'shop.EnrichIn' }, 'the output of step ingest');
+ * ```
+ */
+export function checkReadable(
+  writer: { readonly bytes: Uint8Array; readonly message: string },
+  reader: { readonly bytes: Uint8Array; readonly message: string },
+  writerLabel = 'the writer',
+): CompatibilityIssue[] {
+  const w = parseCompatSchema(writer.bytes).messages.get(writer.message);
+  const r = parseCompatSchema(reader.bytes).messages.get(reader.message);
+  if (!w) throw new SchemaInvalidError(`the writer's schema does not define the message ${writer.message}.`);
+  if (!r) throw new SchemaInvalidError(`the reader's schema does not define the message ${reader.message}.`);
+  const raw: RawIssue[] = [];
+  new DirectionalCheck('reader', 0, raw, writerLabel).messages(w, r);
+  return raw.map(({ issue }) => {
+    const { againstVersion: _ignored, ...rest } = issue;
+    return rest;
+  });
+}
+
 /** An issue plus what the transitive pass needs to recognise a reused number. */
 interface RawIssue {
   readonly issue: CompatibilityIssue;
@@ -201,11 +234,17 @@ interface Finding { readonly rule: string; readonly detail: string }
 class DirectionalCheck {
   private readonly visited = new Set<string>();
 
+  /** How the other side is named in reports: `version <n>` unless given. */
+  private readonly label: string;
+
   constructor(
     private readonly candidateIs: 'reader' | 'writer',
     private readonly version: number,
     private readonly out: RawIssue[],
-  ) {}
+    label?: string,
+  ) {
+    this.label = label ?? `version ${version}`;
+  }
 
   /** Compares two messages field by field (by number), then recurses into message-typed fields. */
   messages(w: CompatMessage, r: CompatMessage): void {
@@ -247,7 +286,7 @@ class DirectionalCheck {
       const numeric = isPackable(wf.type);
       report({
         rule: CompatRule.FIELD_LABEL_CHANGED,
-        detail: `field was ${describeField(oldF)} in version ${this.version} and is ${describeField(newF)} now: ` +
+        detail: `field was ${describeField(oldF)} in ${this.label} and is ${describeField(newF)} now: ` +
           `${this.readerLabel()} reads it as a singular field, which ` +
           (numeric
             ? `cannot parse the packed list that ${this.writerLabel()} writes`
@@ -265,7 +304,7 @@ class DirectionalCheck {
       const [o, n] = this.oldNew(wk, rk);
       out.push({
         rule: CompatRule.MAP_KEY_CHANGED,
-        detail: `map key type was ${describeType(o.type)} in version ${this.version} and is ${describeType(n.type)} now: ` +
+        detail: `map key type was ${describeType(o.type)} in ${this.label} and is ${describeType(n.type)} now: ` +
           'the keys have different wire encodings',
       });
     }
@@ -288,7 +327,7 @@ class DirectionalCheck {
     const [ot, nt] = this.candidateIs === 'reader' ? [wt, rt] : [rt, wt];
     const changed = (why: string): Finding[] => [{
       rule: CompatRule.FIELD_TYPE_CHANGED,
-      detail: `type was ${describeType(ot)} in version ${this.version} and is ${describeType(nt)} now: ${why}`,
+      detail: `type was ${describeType(ot)} in ${this.label} and is ${describeType(nt)} now: ${why}`,
     }];
     if (wt.kind === 'group' || rt.kind === 'group') {
       return wt.kind === rt.kind ? [] : changed('groups are only compatible with groups');
@@ -303,7 +342,7 @@ class DirectionalCheck {
         if (rt.kind === 'scalar') return []; // an encoded message is always readable as bytes
         return [{
           rule: CompatRule.MESSAGE_BYTES_CHANGED,
-          detail: `type was ${describeType(ot)} in version ${this.version} and is ${describeType(nt)} now: ` +
+          detail: `type was ${describeType(ot)} in ${this.label} and is ${describeType(nt)} now: ` +
             `${this.readerLabel()} would parse arbitrary bytes from ${this.writerLabel()} as a message, which fails unless ` +
             'they happen to be an encoding of it',
         }];
@@ -322,7 +361,7 @@ class DirectionalCheck {
     if (ws === 'bytes' && rs === 'string') {
       return [{
         rule: CompatRule.STRING_BYTES_CHANGED,
-        detail: `type was ${describeType(ot)} in version ${this.version} and is ${describeType(nt)} now: ` +
+        detail: `type was ${describeType(ot)} in ${this.label} and is ${describeType(nt)} now: ` +
           `${this.readerLabel()} would read bytes from ${this.writerLabel()} ` +
           'as a string, and proto3 runtimes reject strings that are not valid UTF-8',
       }];
@@ -340,12 +379,12 @@ class DirectionalCheck {
       out.push(this.candidateIs === 'reader'
         ? {
           rule: CompatRule.ENUM_VALUE_REMOVED,
-          detail: `enum ${re.fullName} no longer has ${v.name} = ${v.number}, which version ${this.version} can write: ` +
+          detail: `enum ${re.fullName} no longer has ${v.name} = ${v.number}, which ${this.label} can write: ` +
             'the new schema would decode it as a bare number outside its enum',
         }
         : {
           rule: CompatRule.ENUM_VALUE_ADDED,
-          detail: `enum ${we.fullName} gained ${v.name} = ${v.number}, which version ${this.version} does not know: ` +
+          detail: `enum ${we.fullName} gained ${v.name} = ${v.number}, which ${this.label} does not know: ` +
             'readers on that version would decode it as a bare number outside their enum',
         });
     }
@@ -356,7 +395,7 @@ class DirectionalCheck {
       if (was !== undefined && was !== v.number) {
         out.push({
           rule: CompatRule.ENUM_VALUE_RENUMBERED,
-          detail: `enum value ${v.name} was ${was} in version ${this.version} and is ${v.number} now: ` +
+          detail: `enum value ${v.name} was ${was} in ${this.label} and is ${v.number} now: ` +
             'data written with one schema would be read as a different member by the other',
         });
       }
@@ -370,11 +409,11 @@ class DirectionalCheck {
   }
 
   private readerLabel(): string {
-    return this.candidateIs === 'reader' ? 'the new schema' : `a reader on version ${this.version}`;
+    return this.candidateIs === 'reader' ? 'the new schema' : `a reader on ${this.label}`;
   }
 
   private writerLabel(): string {
-    return this.candidateIs === 'reader' ? `version ${this.version}` : 'the new schema';
+    return this.candidateIs === 'reader' ? this.label : 'the new schema';
   }
 }
 

@@ -37,3 +37,5 @@ export type {
 } from './dispatch-store-conformance';
 export { dispatchParity, ParityJob, ParityOutcome, PARITY_WIRE_FIELDS, PARITY_PINNED_IDENTITY } from './dispatch-parity';
 export type { DispatchParityOptions, ParityBackend, ParityBackendFactory } from './dispatch-parity';
+export { workflowStoreConformance } from './workflow-store-conformance';
+export type { WorkflowStoreFactory, WorkflowStoreFixture } from './workflow-store-conformance';

@@ -1,12 +1,13 @@
 import type { DependencyContainer } from 'tsyringe';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
-import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT, WORKFLOW_STORE } from '../../core/app/tokens';
 import type { DispatchStore } from '../../core/dispatch/store';
 import { MemoryDispatchStore } from './dispatch-store';
 import type { SchemaStore } from '../../core/registry/schema-store';
 import type { Transport } from '../../core/runtime/transport';
 import { MemorySchemaStore } from './schema-store';
 import { MemoryTransport, type MemoryTransportOptions } from './transport';
+import { MemoryWorkflowStore } from './workflow-store';
 
 /** Options of {@link memoryPlugin}. */
 export interface MemoryPluginOptions {
@@ -21,13 +22,16 @@ export interface MemoryPluginOptions {
   readonly schemaStore?: MemorySchemaStore;
   /** An existing {@link MemoryDispatchStore} to share between apps (never closed by the plugin). */
   readonly dispatchStore?: MemoryDispatchStore;
+  /** An existing {@link MemoryWorkflowStore} to share between apps (never closed by the plugin). */
+  readonly workflowStore?: MemoryWorkflowStore;
 }
 
-interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaStore; readonly dispatchStore?: DispatchStore }
+interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaStore; readonly dispatchStore?: DispatchStore; readonly workflowStore?: MemoryWorkflowStore }
 
 /**
  * The embedded default: provides `transport` ({@link MemoryTransport}), `schemaStore`
- * ({@link MemorySchemaStore}) and `dispatchStore` ({@link MemoryDispatchStore}) inside one process.
+ * ({@link MemorySchemaStore}), `dispatchStore` ({@link MemoryDispatchStore}) and `workflowStore`
+ * ({@link MemoryWorkflowStore}) inside one process.
  * Nothing is persisted or shared between processes.
  *
  * @remarks
@@ -47,10 +51,11 @@ interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaS
  * ```
  */
 /** The stores of apps sharing one transport (created on first use, kept as long as the transport). */
-const storesOf = new WeakMap<MemoryTransport, { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore }>();
-function sharedStores(t: MemoryTransport): { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore } {
+interface SharedStores { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore; workflowStore: MemoryWorkflowStore }
+const storesOf = new WeakMap<MemoryTransport, SharedStores>();
+function sharedStores(t: MemoryTransport): SharedStores {
   let s = storesOf.get(t);
-  if (!s) storesOf.set(t, (s = { schemaStore: new MemorySchemaStore(), dispatchStore: new MemoryDispatchStore() }));
+  if (!s) storesOf.set(t, (s = { schemaStore: new MemorySchemaStore(), dispatchStore: new MemoryDispatchStore(), workflowStore: new MemoryWorkflowStore() }));
   return s;
 }
 
@@ -58,7 +63,7 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
   const owned = new WeakMap<DependencyContainer, Owned>();
   return {
     name: options.name ?? 'memory',
-    provides: ['transport', 'schemaStore', 'dispatchStore'],
+    provides: ['transport', 'schemaStore', 'dispatchStore', 'workflowStore'],
     register(container) {
       const given = options.transport instanceof MemoryTransport ? options.transport : undefined;
       const transport = given ?? new MemoryTransport(options.transport as MemoryTransportOptions | undefined);
@@ -70,7 +75,10 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       container.registerInstance(SCHEMA_STORE, schemaStore);
       const dispatchStore = options.dispatchStore ?? shared?.dispatchStore ?? new MemoryDispatchStore();
       container.registerInstance(DISPATCH_STORE, dispatchStore);
+      const workflowStore = options.workflowStore ?? shared?.workflowStore ?? new MemoryWorkflowStore();
+      container.registerInstance(WORKFLOW_STORE, workflowStore);
       owned.set(container, {
+        workflowStore: options.workflowStore || shared ? undefined : workflowStore,
         transport: given ? undefined : transport,
         schemaStore: options.schemaStore ? undefined : schemaStore,
         dispatchStore: options.dispatchStore ? undefined : dispatchStore,
@@ -87,6 +95,7 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       await mine?.transport?.close();
       await mine?.schemaStore?.close();
       await mine?.dispatchStore?.close();
+      await mine?.workflowStore?.close();
     },
   };
 }

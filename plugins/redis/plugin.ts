@@ -3,7 +3,8 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { DependencyContainer } from 'tsyringe';
 import { PluginInvalidError } from '../../core/app/errors';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
-import { DISPATCH_LEDGER, DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../core/app/tokens';
+import { DISPATCH_LEDGER, DISPATCH_STORE, SCHEMA_STORE, TRANSPORT, WORKFLOW_STORE } from '../../core/app/tokens';
+import { RedisWorkflowStore, type RedisWorkflowStoreOptions } from './workflow-store';
 import { RedisDispatchLedger } from './dispatch-ledger';
 import { RedisDispatchStore, type RedisDispatchStoreOptions } from './dispatch-store';
 import { DEFAULT_REDIS_URL, quitClient } from './connection';
@@ -43,12 +44,15 @@ export interface RedisPluginOptions {
   readonly transport?: Omit<RedisStreamsTransportOptions, 'redis' | 'prefix'>;
   /** Dispatch store tuning: how long terminal records are kept (see {@link RedisDispatchStoreOptions}). */
   readonly dispatch?: Omit<RedisDispatchStoreOptions, 'redis' | 'prefix'>;
+  /** Workflow store tuning: how long finished flow executions are kept (see {@link RedisWorkflowStoreOptions}). */
+  readonly workflows?: Omit<RedisWorkflowStoreOptions, 'redis' | 'prefix'>;
 }
 
 interface AppState {
   readonly transport: RedisStreamsTransport;
   readonly schemaStore: RedisSchemaStore;
   readonly dispatchStore: RedisDispatchStore;
+  readonly workflowStore: RedisWorkflowStore;
   /** The client the plugin created for this app; undefined when the user passed one. */
   readonly owned?: Redis;
 }
@@ -85,7 +89,7 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
   const apps = new WeakMap<DependencyContainer, AppState>();
   return {
     name,
-    provides: ['transport', 'schemaStore', 'dispatchStore', 'dispatchLedger'],
+    provides: ['transport', 'schemaStore', 'dispatchStore', 'dispatchLedger', 'workflowStore'],
     register(container) {
       const owned = options.redis ? undefined : createClient(options);
       const client: RedisClientLike = options.redis ?? (owned as Redis);
@@ -93,6 +97,7 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
         owned,
         schemaStore: new RedisSchemaStore({ redis: client, prefix: options.prefix }),
         dispatchStore: new RedisDispatchStore({ redis: client, prefix: options.prefix, ...options.dispatch }),
+        workflowStore: new RedisWorkflowStore({ redis: client, prefix: options.prefix, ...options.workflows }),
         // Weft's own messages carry one binary field, the protobuf payload (wire contract): the
         // others arrive as strings, without a Buffer each on the way.
         transport: new RedisStreamsTransport({ binaryFields: [WireField.PAYLOAD], ...options.transport, redis: client, prefix: options.prefix }),
@@ -100,6 +105,7 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
       container.registerInstance(SCHEMA_STORE, state.schemaStore);
       container.registerInstance(DISPATCH_STORE, state.dispatchStore);
       container.registerInstance(TRANSPORT, state.transport);
+      container.registerInstance(WORKFLOW_STORE, state.workflowStore);
       container.registerInstance(DISPATCH_LEDGER, new RedisDispatchLedger(state.transport, state.dispatchStore));
       apps.set(container, state);
     },
@@ -143,7 +149,7 @@ function createClient(options: RedisPluginOptions): Redis {
 /** Closes the transport and the store (neither owns the client), then the client if we created it. */
 async function release(state: AppState): Promise<void> {
   const errors: unknown[] = [];
-  for (const step of [() => state.transport.close(), () => state.dispatchStore.close(), () => state.schemaStore.close()]) {
+  for (const step of [() => state.transport.close(), () => state.dispatchStore.close(), () => state.workflowStore.close(), () => state.schemaStore.close()]) {
     try {
       await step();
     } catch (e) {
