@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { WeftError } from '../errors';
 import type { Schema } from '../schema/schema';
 import { toFields } from '../tasks/wire';
-import type { DispatchLedger, LedgerItem, LedgerView } from '../dispatch/ledger';
+import type { DispatchLedger, LedgerItem, LedgerView, SendOutcome } from '../dispatch/ledger';
 import { idempotencyKey } from '../dispatch/idempotency';
 import { DispatchState, isTerminalState } from '../dispatch/state';
 import type { DispatchKey } from '../dispatch/key';
@@ -54,6 +54,30 @@ export interface SubmitOptions<I = unknown> {
   readonly traceparent?: string;
   /** Set to false for fire-and-forget: no reply is sent and `result()` is unavailable. */
   readonly awaitResult?: boolean;
+}
+
+/**
+ * @internal One already-encoded item of {@link Client.dispatchEncoded}: the orchestrator passes step
+ * outputs on as bytes (their compatibility with the next input was checked at registration).
+ */
+export interface EncodedItem {
+  readonly payload: Buffer;
+  readonly lineageIndex: number;
+}
+
+/** @internal Options of {@link Client.dispatchEncoded}: everything explicit, nothing derived. */
+export interface EncodedDispatchOptions {
+  readonly executionId: string;
+  readonly pipeline: string;
+  readonly step: string;
+  /** Hashed with pipeline, step and each item's lineage index into its idempotency key. */
+  readonly businessKey: string;
+  readonly parentItemId: string;
+  /** Where the worker sends each item's result or error reply (the orchestrators' queue). */
+  readonly replyTo: string;
+  readonly correlationId?: string;
+  readonly deadlineMs?: number;
+  readonly traceparent?: string;
 }
 
 /** Where a submitted task stands, as far as this client knows. */
@@ -254,6 +278,38 @@ export class Client {
     });
     if (awaitResult && this.pending.size > 0) this.ensureLoop();
     return handles;
+  }
+
+  /**
+   * @internal Records and publishes already-encoded inputs of one step in one ledger call, with
+   * replies going to `options.replyTo` instead of this client (nothing is tracked here). The
+   * idempotency keys are deterministic, so dispatching the same items again publishes nothing.
+   * Returns each item's idempotency key and send outcome.
+   */
+  async dispatchEncoded(def: RuntimeTaskDefinition, items: readonly EncodedItem[], options: EncodedDispatchOptions): Promise<{ keys: string[]; outcomes: SendOutcome[] }> {
+    if (this.closed) throw new WeftError('WEFT_CLIENT_CLOSED', 'the client is closed; create a new app or client');
+    if (items.length === 0) return { keys: [], outcomes: [] };
+    await this.deps.schemas.ensure(def.input);
+    const now = Date.now();
+    const { executionId, pipeline, step } = options;
+    const correlationId = options.correlationId ?? executionId;
+    const keys: string[] = [];
+    const ledgerItems: LedgerItem[] = items.map((item) => {
+      const key = idempotencyKey({ pipeline, step, businessKey: options.businessKey, lineageIndex: item.lineageIndex });
+      keys.push(key);
+      return {
+        key: { executionId, stepId: step, idempotencyKey: key }, correlationId,
+        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+        fields: toFields({
+          schemaId: def.input.id, type: def.input.fullName, payload: item.payload,
+          task: `${def.name}@${def.version}`, resolverId: 'default', strategy: 'registry',
+          correlationId, executionId, idempotencyKey: key, stepId: step,
+          retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: options.parentItemId,
+          traceparent: options.traceparent ?? newTraceparent(), replyTo: options.replyTo,
+        }),
+      };
+    });
+    return { keys, outcomes: await this.deps.ledger.send(def.queue, ledgerItems, now) };
   }
 
   private static slot(executionId: string, key: string): string {

@@ -15,6 +15,11 @@ import type { DispatchStore } from '../dispatch/store';
 import type { Transport } from './transport';
 import { StoreLedger } from '../dispatch/store-ledger';
 import { Reconciler } from '../dispatch/reconciler';
+import { WORKFLOW_STORE } from '../app/tokens';
+import type { AnyFlow } from '../workflow/definition';
+import { Flows } from '../workflow/flows';
+import { Orchestrator, type OrchestratorOptions } from '../workflow/orchestrator';
+import type { WorkflowStore } from '../workflow/store';
 
 /** Options of {@link Weft.create}. */
 export interface WeftOptions extends BootstrapOptions {
@@ -71,6 +76,8 @@ export class Weft {
   readonly registry: SchemaRegistry;
   private readonly client: Client;
   private readonly workers = new Set<Worker>();
+  private readonly orchestrators = new Set<Orchestrator>();
+  private flowsApi?: Flows;
   private closing?: Promise<void>;
 
   /** The app's dispatch ledger: the plugin's own, or the dispatch store and transport composed. */
@@ -133,6 +140,53 @@ export class Weft {
   }
 
   /**
+   * The app's flow API: `register`, `start`, `cancel`, `handle` (see docs/workflows.md). Needs a
+   * plugin that provides the `workflowStore` port (the memory and redis plugins do).
+   */
+  get flows(): Flows {
+    return (this.flowsApi ??= new Flows({
+      ledger: this.ledger, transport: this.app.transport, schemas: this.registry,
+      store: this.workflowStore(),
+    }));
+  }
+
+  private workflowStore(): WorkflowStore | undefined {
+    return this.app.has('workflowStore') ? this.app.resolve<WorkflowStore>(WORKFLOW_STORE) : undefined;
+  }
+
+  /** Registers a flow (`app.flows.register`): every edge's schema compatibility is checked. */
+  register<F extends AnyFlow>(flow: F): F {
+    return this.flows.register(flow);
+  }
+
+  /**
+   * Starts an orchestrator instance: it runs the flows registered in `app.flows` (register them
+   * first). Any number may run, in any processes; a message an instance held when it died is taken
+   * over by another. Closed with the app.
+   *
+   * @example
+   * ```ts
+   * app.flows.register(orders);
+   * const orchestrator = await app.orchestrator({ visibilityTimeoutMs: 10_000 });
+   * ```
+   */
+  async orchestrator(options: OrchestratorOptions = {}): Promise<Orchestrator> {
+    if (this.closing) throw new WeftError('WEFT_APP_CLOSED', 'the app is closed; create a new one');
+    const flows = this.flows;
+    const store = this.workflowStore();
+    if (!store) {
+      throw new WeftError('WEFT_FLOW_STORE_MISSING', 'no plugin provides the workflowStore port; the memory and redis plugins do (memoryPlugin(), redisPlugin())');
+    }
+    const orchestrator = new Orchestrator({
+      transport: this.app.transport, ledger: this.ledger, store, flows: flows.registry,
+      logger: this.app.logger.child({ component: 'orchestrator' }),
+      dispatch: (def, items, opts) => this.client.dispatchEncoded(def, items, opts),
+    }, { queue: flows.queue, ...options });
+    this.orchestrators.add(orchestrator);
+    return orchestrator.start();
+  }
+
+  /**
    * A crash-recovery loop over the app's dispatch store, for a process that runs no worker (every
    * worker already runs one; see `WeftWorkerOptions.reconcile`). Any number may run: they coordinate
    * through the store's compare-and-set. Call `start()` to run it every `intervalMs`, or `runOnce()`.
@@ -180,6 +234,7 @@ export class Weft {
   /** Closes workers (finishing their work in flight), the client, then the plugins. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await Promise.all([...this.orchestrators].map((o) => o.close()));
       await Promise.all([...this.workers].map((w) => w.close()));
       await this.client.close();
       await this.ledger.close?.();

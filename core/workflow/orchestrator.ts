@@ -1,0 +1,423 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DispatchLedger } from '../dispatch/ledger';
+import { codeOf, messageOf } from '../runtime/errors';
+import { parseReply, type Reply } from '../runtime/reply';
+import type { Delivery, Transport } from '../runtime/transport';
+import type { EncodedDispatchOptions, EncodedItem } from '../runtime/client';
+import type { RuntimeTaskDefinition } from '../runtime/context';
+import { fromFields } from '../tasks/wire';
+import type { AnyFlow, FlowStage } from './definition';
+import type { FlowStepFailure } from './errors';
+import { FLOWS_QUEUE, FlowField, ORCHESTRATOR_GROUP, START_STEP, stepKeyOf, text } from './messages';
+import { repeatedElements, repeatedField } from './payload';
+import { listField, type FlowRegistry } from './register';
+import type { WorkflowState, WorkflowStore } from './store';
+
+/** The kinds of workflow events the orchestrator emits (a subset of the event log's `WorkflowEventKind`). */
+export type FlowEventKind = 'step_completed' | 'step_failed' | 'workflow_completed' | 'workflow_failed' | 'workflow_cancelled';
+
+/** One workflow event, as `emit` receives it (the shape of `Omit<WorkflowEvent, 'id' | 'executionId'>`). */
+export interface FlowEvent {
+  readonly kind: FlowEventKind;
+  readonly step?: string;
+  readonly index?: number;
+  readonly message?: string;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly atMs: number;
+}
+
+/** Where workflow events go (the app wires it to the event log). Failures are logged, never thrown. */
+export type FlowEventEmitter = (executionId: string, event: FlowEvent) => Promise<void>;
+
+/** Options of an {@link Orchestrator} (`app.orchestrator(options)`). */
+export interface OrchestratorOptions {
+  /** The flows queue. Default `weft.flows`; starters and orchestrators must agree. */
+  readonly queue?: string;
+  /** Consumer group. Default `orchestrators`: every instance shares it. */
+  readonly group?: string;
+  /** This instance's consumer name. Default `<host>-<pid>-<random>`. */
+  readonly consumer?: string;
+  /** Messages read at once. Default 64. */
+  readonly batch?: number;
+  /** Longest blocking read, ms (also how long `close()` may wait for a read). Default 1000. */
+  readonly blockMs?: number;
+  /** A message held this long by an instance that stopped is taken over by another. Default 30 000 ms. */
+  readonly visibilityTimeoutMs?: number;
+  /** Where workflow events go. Default: nowhere. */
+  readonly emit?: FlowEventEmitter;
+}
+
+/** What an orchestrator needs; `app.orchestrator()` provides it. */
+export interface OrchestratorDeps {
+  readonly transport: Transport;
+  readonly ledger: DispatchLedger;
+  readonly store: WorkflowStore;
+  readonly flows: FlowRegistry;
+  readonly logger: Logger;
+  /** Records and publishes step items (the app client's internal `dispatchEncoded`). */
+  readonly dispatch: (def: RuntimeTaskDefinition, items: readonly EncodedItem[], options: EncodedDispatchOptions) => Promise<unknown>;
+}
+
+/** Most items published in one ledger call. */
+const DISPATCH_CHUNK = 500;
+/** Most (execution, stage) key maps kept to locate replies. */
+const KEY_CACHE_LIMIT = 256;
+/** Most compare-and-set attempts on one state before the message is left for a redelivery. */
+const CAS_ATTEMPTS = 50;
+
+/**
+ * Runs flows: consumes the flows queue, keeps each execution's state in the workflow store, and
+ * dispatches each step through the dispatch ledger.
+ *
+ * @remarks
+ * Any number of instances may run, in any processes: they share the consumer group, every state
+ * change is a compare-and-set or an idempotent record, and every dispatch has a deterministic
+ * idempotency key, so redoing a step of the algorithm is harmless. A message is acknowledged only
+ * once the state and the dispatches it caused are durable; a message an instance held when it died
+ * is taken over by another after `visibilityTimeoutMs`, which redoes what was not done.
+ *
+ * On each message: a start creates the state (idempotently) and dispatches the first step; a
+ * step reply records the item's output (or failure) once, and when the stage is complete moves the
+ * state to the next stage and dispatches it (a fan-out: one item per element; a fan-in: one item
+ * holding every child output); a final failure fails the flow unless the step has
+ * `continueOnError`; a cancel ends the flow CANCELLED. Replies for a finished or cancelled flow are
+ * acknowledged and ignored.
+ */
+export class Orchestrator {
+  readonly consumer: string;
+  readonly queue: string;
+  private readonly group: string;
+  private readonly batch: number;
+  private readonly blockMs: number;
+  private readonly visibilityMs: number;
+  private readonly inFlight = new Set<string>();
+  private readonly keyCache = new Map<string, Map<string, number>>();
+  private loop?: Promise<void>;
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private reclaiming?: Promise<void>;
+  private closing?: Promise<void>;
+
+  constructor(private readonly deps: OrchestratorDeps, private readonly options: OrchestratorOptions = {}) {
+    this.queue = options.queue ?? FLOWS_QUEUE;
+    this.group = options.group ?? ORCHESTRATOR_GROUP;
+    this.consumer = options.consumer ?? `orch-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.batch = Math.max(1, options.batch ?? 64);
+    this.blockMs = options.blockMs ?? 1000;
+    this.visibilityMs = options.visibilityTimeoutMs ?? 30_000;
+  }
+
+  /** Starts consuming. */
+  start(): this {
+    if (this.loop) return this;
+    this.loop = this.consumeLoop();
+    this.timers.push(setInterval(() => void this.heartbeat(), Math.max(50, Math.floor(this.visibilityMs / 3))));
+    this.timers.push(setInterval(() => {
+      this.reclaiming ??= this.reclaim().finally(() => { this.reclaiming = undefined; });
+    }, Math.max(50, Math.floor(this.visibilityMs / 2))));
+    return this;
+  }
+
+  /** Stops reading, finishes the messages in hand, and resolves. What is left pending goes to another instance. */
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      this.stopping = true;
+      await this.loop;
+      await this.reclaiming;
+      for (const t of this.timers) clearInterval(t);
+      this.timers = [];
+    })());
+  }
+
+  private async consumeLoop(): Promise<void> {
+    let backoff = 50;
+    while (!this.stopping) {
+      let batch: Delivery[];
+      try {
+        batch = await this.deps.transport.consume(this.queue, { group: this.group, consumer: this.consumer, count: this.batch, blockMs: this.blockMs });
+        backoff = 50;
+      } catch (e) {
+        if (this.stopping) break;
+        this.deps.logger.warn({ err: e, queue: this.queue }, 'reading the flows queue failed; retrying');
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 5000);
+        continue;
+      }
+      await this.handleBatch(batch);
+    }
+  }
+
+  private async reclaim(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const taken = await this.deps.transport.reclaim(this.queue, {
+        group: this.group, consumer: this.consumer, minIdleMs: this.visibilityMs, count: this.batch,
+      });
+      const fresh = taken.filter((d) => !this.inFlight.has(d.id));
+      if (fresh.length > 0) {
+        this.deps.logger.info({ count: fresh.length }, 'took over flow messages of a stopped orchestrator');
+        await this.handleBatch(fresh);
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'reclaiming flow messages failed');
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    await this.deps.transport.touch(this.queue, this.group, this.consumer, [...this.inFlight])
+      .catch((err: unknown) => this.deps.logger.warn({ err }, 'heartbeat failed'));
+  }
+
+  /** Handles a batch: messages of one execution in order, executions in parallel. */
+  private async handleBatch(batch: readonly Delivery[]): Promise<void> {
+    const byExecution = new Map<string, Delivery[]>();
+    for (const d of batch) {
+      this.inFlight.add(d.id);
+      const id = text(d.fields, FlowField.EXECUTION_ID);
+      const list = byExecution.get(id);
+      if (list) list.push(d);
+      else byExecution.set(id, [d]);
+    }
+    await Promise.all([...byExecution.values()].map(async (list) => {
+      for (const d of list) {
+        try {
+          await this.handle(d);
+        } catch (err) {
+          // The message stays pending: this instance's reclaim, or another's, redoes it later.
+          this.deps.logger.warn({ err, messageId: d.id }, 'handling a flow message failed; it will be redelivered');
+        } finally {
+          this.inFlight.delete(d.id);
+        }
+      }
+    }));
+  }
+
+  private ack(d: Delivery): Promise<void> {
+    return this.deps.transport.ack(this.queue, this.group, [d.id]);
+  }
+
+  private async handle(d: Delivery): Promise<void> {
+    const op = text(d.fields, FlowField.OP);
+    if (op === 'start') return this.onStart(d);
+    if (op === 'cancel') return this.onCancel(d);
+    const reply = parseReply(d.fields);
+    if (!reply) {
+      this.deps.logger.warn({ messageId: d.id }, 'not a flow message; dead-lettered');
+      await this.deps.transport.deadLetter(this.queue, this.group, d, {
+        code: 'WEFT_FLOW_MESSAGE_INVALID', message: 'the flows queue carries start, cancel and reply messages only',
+      });
+      return;
+    }
+    return this.onReply(d, reply);
+  }
+
+  private async onStart(d: Delivery): Promise<void> {
+    const name = text(d.fields, FlowField.FLOW);
+    const f = this.deps.flows.get(name);
+    let env;
+    try {
+      env = fromFields(d.fields);
+    } catch (e) {
+      await this.deps.transport.deadLetter(this.queue, this.group, d, { code: codeOf(e, 'WEFT_ENVELOPE_INVALID'), message: messageOf(e) });
+      return;
+    }
+    if (!f) {
+      this.deps.logger.error({ flow: name, executionId: env.executionId }, 'start of a flow this orchestrator does not know; dead-lettered');
+      await this.deps.transport.deadLetter(this.queue, this.group, d, {
+        code: 'WEFT_FLOW_NOT_REGISTERED', message: `flow ${name} is not registered in this orchestrator: register it with app.flows.register(flow) before app.orchestrator()`,
+      });
+      return;
+    }
+    const payload = Buffer.from(env.payload);
+    const { state } = await this.deps.store.create({
+      executionId: env.executionId, flow: name, input: { bytes: payload, schemaId: env.schemaId }, startKey: env.idempotencyKey, nowMs: Date.now(),
+    });
+    await this.drive(f, state, true);
+    await this.deps.ledger.complete(this.queue, this.group, [{
+      deliveryId: d.id, key: { executionId: env.executionId, stepId: START_STEP, idempotencyKey: env.idempotencyKey },
+    }], Date.now());
+  }
+
+  private async onCancel(d: Delivery): Promise<void> {
+    const id = text(d.fields, FlowField.EXECUTION_ID);
+    const reason = text(d.fields, FlowField.REASON);
+    let state = id ? await this.deps.store.get(id) : undefined;
+    for (let i = 0; state && state.status === 'RUNNING' && i < CAS_ATTEMPTS; i++) {
+      const res = await this.deps.store.update(id, state.version, { status: 'CANCELLED', cancelReason: reason, nowMs: Date.now() });
+      if (res.ok) {
+        await this.emit(id, { kind: 'workflow_cancelled', ...(reason ? { message: reason } : {}), atMs: Date.now() });
+        break;
+      }
+      state = res.current;
+    }
+    await this.ack(d);
+  }
+
+  private async onReply(d: Delivery, reply: Reply): Promise<void> {
+    const state = await this.deps.store.get(reply.executionId);
+    if (!state || state.status !== 'RUNNING' || reply.kind === 'progress') return this.ack(d);
+    const f = this.deps.flows.get(state.flow);
+    if (!f) {
+      this.deps.logger.error({ flow: state.flow, executionId: state.executionId }, 'reply for a flow this orchestrator does not know; left for another');
+      throw new Error(`flow ${state.flow} is not registered here`);
+    }
+    const at = this.locate(f, state, reply.idempotencyKey);
+    if (!at) {
+      this.deps.logger.debug({ executionId: state.executionId, key: reply.idempotencyKey }, 'reply of no item of this execution; ignored');
+      return this.ack(d);
+    }
+    const stage = f.stages[at.stage]!;
+    let current: WorkflowState = state;
+    let failure: FlowStepFailure | undefined;
+    if (at.stage === state.stage) {
+      const nowMs = Date.now();
+      if (reply.kind === 'error') {
+        failure = {
+          step: stage.name, stage: at.stage, index: at.index, code: reply.code, message: reply.message,
+          deadLetter: { queue: stage.def.queue, idempotencyKey: reply.idempotencyKey }, continued: stage.continueOnError,
+        };
+      }
+      const res = await this.deps.store.record(state.executionId, reply.kind === 'result'
+        ? { stage: at.stage, index: at.index, output: { bytes: reply.payload, schemaId: reply.schemaId }, nowMs }
+        : { stage: at.stage, index: at.index, failure: failure!, nowMs });
+      if (res.outcome === 'missing') return this.ack(d);
+      current = res.state;
+      if (res.outcome === 'recorded') {
+        await this.emit(state.executionId, failure
+          ? { kind: 'step_failed', step: stage.name, index: at.index, error: { code: failure.code, message: failure.message }, atMs: nowMs }
+          : { kind: 'step_completed', step: stage.name, index: at.index, atMs: nowMs });
+      }
+      if (failure && !stage.continueOnError && res.outcome !== 'stale') {
+        await this.fail(current, failure.code, failureText(failure), failure);
+        return this.ack(d);
+      }
+    }
+    // A reply of an earlier stage may be the redelivery of one whose stage change was not followed
+    // by its dispatch (the instance died in between): make sure the current stage is dispatched.
+    await this.drive(f, current, at.stage < current.stage);
+    await this.ack(d);
+  }
+
+  /**
+   * Moves the execution on as far as its recorded outcomes allow: while the current stage is
+   * complete, compute the next stage's items, move the state there (CAS), and dispatch them; end the
+   * flow after the last stage. With `ensure`, the current (incomplete) stage is dispatched again.
+   */
+  private async drive(f: AnyFlow, start: WorkflowState, ensure: boolean): Promise<void> {
+    let state: WorkflowState | undefined = start;
+    for (let attempt = 0; state && state.status === 'RUNNING'; attempt++) {
+      if (attempt > CAS_ATTEMPTS) throw new Error(`execution ${state.executionId}: too many concurrent changes; retrying later`);
+      const size = state.sizes[state.stage] ?? 0;
+      if (state.recorded < size) {
+        if (ensure) await this.dispatchStage(f, state, await this.itemsOf(f, state, state.stage));
+        return;
+      }
+      const next = state.stage + 1;
+      if (next >= f.stages.length) {
+        const res = await this.deps.store.update(state.executionId, state.version, { status: 'SUCCEEDED', nowMs: Date.now() });
+        if (res.ok) await this.emit(state.executionId, { kind: 'workflow_completed', atMs: Date.now() });
+        state = res.ok ? undefined : res.current;
+        continue;
+      }
+      let items: EncodedItem[];
+      try {
+        items = await this.itemsOf(f, state, next);
+      } catch (e) {
+        const step = f.stages[next]!.name;
+        await this.fail(state, codeOf(e, 'WEFT_FLOW_FAILED'), `could not build the input of step '${step}': ${messageOf(e)}`);
+        return;
+      }
+      const res = await this.deps.store.update(state.executionId, state.version, { stage: next, size: items.length, nowMs: Date.now() });
+      if (!res.ok) {
+        state = res.current;
+        continue;
+      }
+      state = res.state;
+      await this.dispatchStage(f, state, items);
+      ensure = false;
+    }
+  }
+
+  /** The items of stage `stage`, from the flow's input or the stored outputs of the stage before. */
+  private async itemsOf(f: AnyFlow, state: WorkflowState, stage: number): Promise<EncodedItem[]> {
+    if (stage === 0) return [{ payload: state.input.bytes, lineageIndex: 0 }];
+    const st = f.stages[stage]!;
+    const store = this.deps.store;
+    if (st.kind === 'collect') {
+      const outs = await store.outputs(state.executionId, stage - 1, state.sizes[stage - 1] ?? 0);
+      const field = listField(st.def.input, st.into!, `collect step '${st.name}'`);
+      return [{ payload: repeatedField(field.number, outs.filter((o) => o !== undefined).map((o) => o.bytes)), lineageIndex: 0 }];
+    }
+    const [prev] = await store.outputs(state.executionId, stage - 1, 1);
+    if (!prev) throw new Error(`step '${f.stages[stage - 1]!.name}' has no recorded output`);
+    if (st.kind === 'step') return [{ payload: prev.bytes, lineageIndex: 0 }];
+    const field = listField(f.stages[stage - 1]!.def.output, st.over!, `forEach step '${st.name}'`);
+    return repeatedElements(prev.bytes, field.number).map((payload, i) => ({ payload, lineageIndex: i }));
+  }
+
+  /** Dispatches a stage's items through the ledger (a redone dispatch publishes nothing). */
+  private async dispatchStage(f: AnyFlow, state: WorkflowState, items: readonly EncodedItem[]): Promise<void> {
+    const st: FlowStage = f.stages[state.stage]!;
+    const parentStage = st.kind === 'collect' ? state.stage - 2 : state.stage - 1;
+    const parentItemId = parentStage < 0 ? state.startKey : stepKeyOf(f.name, f.stages[parentStage]!.name, state.executionId, 0);
+    const options: EncodedDispatchOptions = {
+      executionId: state.executionId, pipeline: f.name, step: st.name, businessKey: state.executionId, parentItemId,
+      replyTo: this.queue, correlationId: state.executionId,
+      ...(st.timeoutMs === undefined ? {} : { deadlineMs: Date.now() + st.timeoutMs }),
+    };
+    for (let i = 0; i < items.length; i += DISPATCH_CHUNK) {
+      await this.deps.dispatch(st.def as unknown as RuntimeTaskDefinition, items.slice(i, i + DISPATCH_CHUNK), options);
+    }
+  }
+
+  /** Ends the flow FAILED (unless it has ended already). */
+  private async fail(start: WorkflowState, code: string, message: string, failure?: FlowStepFailure): Promise<void> {
+    let state: WorkflowState | undefined = start;
+    for (let i = 0; state && state.status === 'RUNNING' && i < CAS_ATTEMPTS; i++) {
+      const res = await this.deps.store.update(state.executionId, state.version, { status: 'FAILED', error: { code, message }, nowMs: Date.now() });
+      if (res.ok) {
+        await this.emit(state.executionId, {
+          kind: 'workflow_failed', ...(failure ? { step: failure.step, index: failure.index } : {}), error: { code, message }, atMs: Date.now(),
+        });
+        return;
+      }
+      state = res.current;
+    }
+  }
+
+  /** The stage and index of the item with this idempotency key (current stage first), if any. */
+  private locate(f: AnyFlow, state: WorkflowState, key: string): { stage: number; index: number } | undefined {
+    for (let stage = Math.min(state.stage, f.stages.length - 1); stage >= 0; stage--) {
+      const cacheKey = `${state.executionId}\u0000${stage}`;
+      let keys = this.keyCache.get(cacheKey);
+      if (!keys) {
+        keys = new Map();
+        const n = state.sizes[stage] ?? 0;
+        for (let i = 0; i < n; i++) keys.set(stepKeyOf(f.name, f.stages[stage]!.name, state.executionId, i), i);
+        if (this.keyCache.size >= KEY_CACHE_LIMIT) this.keyCache.delete(this.keyCache.keys().next().value!);
+        this.keyCache.set(cacheKey, keys);
+      }
+      const index = keys.get(key);
+      if (index !== undefined) return { stage, index };
+    }
+    return undefined;
+  }
+
+  private async emit(executionId: string, event: FlowEvent): Promise<void> {
+    if (!this.options.emit) return;
+    try {
+      await this.options.emit(executionId, event);
+    } catch (err) {
+      this.deps.logger.warn({ err, executionId, kind: event.kind }, 'emitting a workflow event failed');
+    }
+  }
+}
+
+/** The flow error message for a failed step item. */
+export function failureText(f: FlowStepFailure): string {
+  return `step '${f.step}'${f.index > 0 ? ` item ${f.index}` : ''} failed: ${f.code}: ${f.message} ` +
+    `(dead letter on queue '${f.deadLetter.queue}', idempotency key ${f.deadLetter.idempotencyKey})`;
+}
