@@ -16,7 +16,7 @@
  * `status()` and reports what changed through `onEvent` (the workflow events will replace that).
  */
 import type { Weft } from '../core';
-import { WeftError } from '../core';
+import { taskDefinitionOf, WeftError } from '../core';
 import type { TaskHandle } from '../core';
 import { money } from './format';
 import { EnrichedOrder, IngestRequest, OrderBatch, Report, ReportRequest, WorkerRef } from './messages';
@@ -27,6 +27,9 @@ export const PIPELINE = 'orders';
 
 /** The pipeline's steps, in order. */
 export type PipelineStep = 'ingest' | 'enrich' | 'report';
+
+/** The task of each step. */
+export const STEP_TASKS = { ingest: IngestOrders, enrich: EnrichOrder, report: BuildReport } as const;
 
 /** What the pipeline reports while it runs. */
 export type PipelineEvent =
@@ -55,12 +58,16 @@ export interface PipelineResult {
   readonly report: Report;
 }
 
-/** A step failed (after its retries): names the step, the item and the remote error's code. */
+/** A step failed for good (a final error, or its retries ran out): names the step, the item, the error and the dead letter. */
 export class PipelineStepError extends WeftError {
-  constructor(readonly step: PipelineStep, readonly index: number | undefined, readonly remoteCode: string, message: string, cause: unknown) {
+  constructor(
+    readonly step: PipelineStep, readonly index: number | undefined, readonly remoteCode: string,
+    /** The queue whose dead letters hold the failed message. */
+    readonly queue: string, message: string, cause: unknown,
+  ) {
     super('SAMPLE_PIPELINE_STEP_FAILED',
       `step ${step}${index === undefined ? '' : ` #${index}`} failed with ${remoteCode}: ${message}. ` +
-      'Its message is in the dead letters of its queue (app.deadLetters.list), with the reason attached', { cause });
+      `Its message is in the dead letters of queue ${queue}, with the reason: app.deadLetters.list('${queue}')`, { cause });
   }
 }
 
@@ -120,7 +127,7 @@ class ProgressWatch {
       output = await handle.result();
     } catch (e) {
       const { code, message } = e as { code?: unknown; message?: unknown };
-      throw new PipelineStepError(step, index, typeof code === 'string' ? code : 'UNKNOWN', String(message), e);
+      throw new PipelineStepError(step, index, typeof code === 'string' ? code : 'UNKNOWN', taskDefinitionOf(STEP_TASKS[step]).queue, String(message), e);
     } finally {
       this.poll(handle as TaskHandle<unknown>);
       this.items.delete(handle as TaskHandle<unknown>);
