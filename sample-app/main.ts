@@ -105,7 +105,7 @@ async function runSample(order: Order, connection: SampleConnection, workers: re
   } else {
     say(`mode: distributed over ${describe(connection)}; this process (pid ${process.pid}) only submits`);
     say(workers.length
-      ? `spawned ${workers.length} worker processes: ${workers.map((w) => `pid ${w.pid}`).join(', ')} (the queues hold the work until they attach)`
+      ? `spawned ${workers.length} worker process${workers.length === 1 ? '' : 'es'}: ${workers.map((w) => `pid ${w.pid}`).join(', ')} (the queues hold the work until they attach)`
       : 'spawned no worker (SAMPLE_WORKERS=0): start one with `npm run sample:worker`');
   }
 
@@ -113,9 +113,10 @@ async function runSample(order: Order, connection: SampleConnection, workers: re
   try {
     if (connection.mode === 'embedded') await app.worker({ tasks: [...SAMPLE_TASKS], concurrency: 8 });
 
+    const guard = new Watchdog(workers);
     // One task end to end.
     const handle = await app.submit(PriceOrder, order);
-    const invoice = await handle.result();
+    const invoice = await guard.watch(handle.result());
     say(`task shop.priceOrder on ${app.app.transport.name}: invoice for ${invoice.orderId}, ` +
       `${invoice.lines} lines, ${invoice.totalCents} cents (progress seen: ${JSON.stringify(handle.status().progress)})`);
 
@@ -123,19 +124,54 @@ async function runSample(order: Order, connection: SampleConnection, workers: re
     const request = Object.assign(new IngestRequest(), { batchId, orderCount, seed: 7 });
     say(`pipeline orders: batch ${batchId}, ${orderCount} orders: ingest -> enrich x${orderCount} (fan-out) -> report`);
     const started = Date.now();
-    const hint = setTimeout(() => say('... no worker has taken the batch yet: is one running? (`npm run sample:worker`)'), 15_000);
-    const result = await runOrdersPipeline(app, request, {
+    const result = await guard.watch(runOrdersPipeline(app, request, {
       onEvent: (e) => {
-        clearTimeout(hint);
+        guard.touch();
         say(eventLine(e));
       },
-    }).finally(() => clearTimeout(hint));
+    }));
     say(`pipeline done in ${Date.now() - started} ms, execution ${result.executionId}`);
     for (const line of summaryLines(result.report)) say(line);
     say(`ingested by ${workerLabel(result.batch.ingestedBy)}`);
     if (connection.mode === 'redis') await printInspection(connection);
   } finally {
     await app.close();
+  }
+}
+
+/**
+ * Waits for work that needs a worker: prints a hint when nothing has happened for a while (no
+ * worker running?), and fails when every worker this process spawned has exited.
+ */
+class Watchdog {
+  private static readonly QUIET_MS = 15_000;
+  private timer?: NodeJS.Timeout;
+  private readonly gone: Promise<never> | undefined;
+
+  constructor(workers: readonly SpawnedWorker[]) {
+    this.gone = workers.length === 0 ? undefined : Promise.all(workers.map((w) => w.exited)).then((codes) => {
+      throw new WeftError('SAMPLE_WORKERS_EXITED', `every spawned worker exited (codes ${codes.join(', ')}) before the work was done; ` +
+        'their output above says why (is REDIS_URL reachable from them?)');
+    });
+    this.gone?.catch(() => undefined);
+  }
+
+  /** Resolves like `work`, unless the spawned workers are all gone first. */
+  async watch<T>(work: Promise<T>): Promise<T> {
+    this.touch();
+    try {
+      return await (this.gone ? Promise.race([work, this.gone]) : work);
+    } finally {
+      clearTimeout(this.timer);
+    }
+  }
+
+  /** Something happened: restart the quiet timer. */
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => console.log('... nothing has happened for 15 s: is a worker running? ' +
+      '(`REDIS_URL=... npm run sample:worker`)'), Watchdog.QUIET_MS);
+    this.timer.unref();
   }
 }
 

@@ -65,7 +65,7 @@ export class EnrichOrder {
         unitCents, totalCents: unitCents * BigInt(line.quantity), totalEurCents: product.priceEurCents * BigInt(line.quantity),
       });
     });
-    await ctx.progress({ percent: 50, message: `priced ${lines.length} line${lines.length === 1 ? "" : "s"}` });
+    await ctx.progress({ percent: 50, message: `priced ${lines.length} line${lines.length === 1 ? '' : 's'}` });
     await sleep(30, undefined, { signal: ctx.signal });
     const linesByCategory = new Map<string, PricedLine[]>();
     for (const line of lines) linesByCategory.set(line.category, [...(linesByCategory.get(line.category) ?? []), line]);
