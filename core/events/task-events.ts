@@ -37,7 +37,9 @@ export interface ProgressReport {
 
 /**
  * Reads the arguments of `ctx.progress`: `(percent: number, message?: string)`, or the older
- * `(value: unknown)` with any JSON value (sent as the reply as it is, and as the event's message).
+ * `(value: unknown)` with any JSON value, sent as the reply as it is; its event carries the value's
+ * `percent` and `message` when it is such an object (`{ percent: 40, message: '...' }`), else its
+ * JSON as the message.
  *
  * @throws ProgressInvalidError (`WEFT_PROGRESS_INVALID`) for a percent outside 0..100, not finite,
  *   or a message that is not a string.
@@ -51,6 +53,13 @@ export function progressReport(value: unknown, message: unknown): ProgressReport
       : { reply: { percent: value, message }, event: { kind: 'progress', percent: value, message } };
   }
   if (message !== undefined) throw new ProgressInvalidError(`with a message, the first argument must be a percent (number), got ${typeof value}`);
+  // `{ percent, message }` in the older form reads as the newer one for the event (not validated: the old form never was).
+  const o = value as { percent?: unknown; message?: unknown } | null;
+  if (typeof o === 'object' && o !== null && typeof o.percent === 'number' && Number.isFinite(o.percent) && o.percent >= 0 && o.percent <= 100) {
+    return { reply: value, event: typeof o.message === 'string'
+      ? { kind: 'progress', percent: o.percent, message: o.message }
+      : { kind: 'progress', percent: o.percent } };
+  }
   let text: string | undefined;
   try {
     text = JSON.stringify(value);

@@ -52,8 +52,9 @@ export interface TaskContext {
    */
   progress(percent: number, message?: string): Promise<void>;
   /**
-   * The older form: any JSON-serializable value, sent as the progress reply as it is (and as the
-   * message of a `progress` event, JSON-encoded, without a percent).
+   * The older form: any JSON-serializable value, sent as the progress reply as it is. Its
+   * `progress` event carries the value's `percent` and `message` when it is an object such as
+   * `{ percent: 40, message: '...' }`, else the value's JSON as the message, without a percent.
    *
    * @deprecated Use `progress(percent, message)`.
    */

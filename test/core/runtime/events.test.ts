@@ -176,10 +176,12 @@ for (const b of backends) {
         await startWorker();
         const handle = await producer.submit(StepTask, step('old', 'old'));
         await handle.result();
-        expect(handle.status().progress).to.deep.equal({ rows: 7 });
-        const [entry] = await producer.eventLog!.read(eventsStream(handle.executionId), '0');
+        expect(handle.status().progress).to.deep.equal({ percent: 30, message: 'old shape' });
+        const [entry, shaped] = await producer.eventLog!.read(eventsStream(handle.executionId), '0');
         expect(String(entry!.fields.message)).to.equal('{"rows":7}');
         expect(entry!.fields.percent).to.equal(undefined);
+        expect(String(shaped!.fields.percent)).to.equal('30');
+        expect(String(shaped!.fields.message)).to.equal('old shape');
       });
     });
 
