@@ -117,7 +117,7 @@ async function runSample(order: Order, connection: SampleConnection, workers: re
     // One task end to end.
     const handle = await app.submit(PriceOrder, order);
     const invoice = await guard.watch(handle.result());
-    say(`task shop.priceOrder on ${app.app.transport.name}: invoice for ${invoice.orderId}, ` +
+    say(`task demo.priceOrder on ${app.app.transport.name}: invoice for ${invoice.orderId}, ` +
       `${invoice.lines} lines, ${invoice.totalCents} cents (progress seen: ${JSON.stringify(handle.status().progress)})`);
 
     // The pipeline.

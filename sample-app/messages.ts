@@ -3,10 +3,10 @@ import { Field, Output, registerEnum } from '../decorators';
 
 /** How urgent an order is. Registered so every message that uses it shares one enum type. */
 export enum Priority { Low = 0, Normal = 1, High = 2 }
-registerEnum(Priority, 'shop.Priority');
+registerEnum(Priority, 'demo.Priority');
 
 /** One line of an order. */
-@Output('shop.LineItem')
+@Output('demo.LineItem')
 export class LineItem {
   @Field(1) @IsNotEmpty() sku!: string;
   @Field(2, 'uint32') @Min(1) quantity!: number;
@@ -19,7 +19,7 @@ export class LineItem {
 }
 
 /** An order, as the example writes it. */
-@Output('shop.Order')
+@Output('demo.Order')
 export class Order {
   @Field(1) id!: string;
   @Field(2, 'int64') total!: bigint;
@@ -36,7 +36,7 @@ export function lineItem(sku: string, quantity: number, priceCents: bigint): Lin
 }
 
 /** What pricing an order produces. */
-@Output('shop.Invoice')
+@Output('demo.Invoice')
 export class Invoice {
   @Field(1) orderId!: string;
   @Field(2, 'int64') totalCents!: bigint;

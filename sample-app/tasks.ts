@@ -12,7 +12,7 @@ import {
 import { FX_RATES, FxRates, OrderFeed, ProductCatalog, thisWorker } from './services';
 
 /** Prices an order: a task that any worker with this module can run. */
-@Task('shop.priceOrder', { queue: 'shop', output: () => Invoice })
+@Task('demo.priceOrder', { queue: 'demo', output: () => Invoice })
 export class PriceOrder {
   @Run()
   async run(order: Order, ctx: TaskContext): Promise<Invoice> {

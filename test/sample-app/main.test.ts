@@ -30,12 +30,12 @@ describe('sample-app', function () {
   describe('main, embedded', () => {
     it('should register, round-trip an order and refuse bad data, with no services', async () => {
       const { stdout } = await start({ WEFT_TRANSPORT: 'memory', SAMPLE_ORDERS: '8' });
-      expect(stdout).to.match(/registered shop\.Order v1 as schema [0-9a-f]{32}/);
+      expect(stdout).to.match(/registered demo\.Order v1 as schema [0-9a-f]{32}/);
       expect(stdout).to.contain('decoded: an Order instance, total 12597, 2 items, first line 9998 cents');
       expect(stdout).to.contain('placed 2026-11-25T09:30:00.250Z, note undefined');
       expect(stdout).to.contain('refused on encode [WEFT_VALIDATION_FAILED]: items[0].sku, items[0].quantity');
       expect(stdout).to.contain('refused on decode [WEFT_DECODE_ERROR]');
-      expect(stdout).to.match(/task shop\.priceOrder on memory\S*: invoice for ord-1001, 2 lines, 12597 cents \(progress seen: \{"pricing":2\}\)/);
+      expect(stdout).to.match(/task demo\.priceOrder on memory\S*: invoice for ord-1001, 2 lines, 12597 cents \(progress seen: \{"pricing":2\}\)/);
 
       // The pipeline ran in this one process, showed progress and printed the summary.
       const mainPid = pids(lineStarting(stdout, 'mode: embedded'))[0];
