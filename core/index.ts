@@ -52,3 +52,5 @@ export type {
 export * from './tasks/index';
 export * from './app/index';
 export * from './dispatch/index';
+export * from './events/index';
+export { CancelledError } from './runtime/errors';

@@ -1,16 +1,50 @@
 /**
- * The Weft demo that `npm start` runs, embedded (no services needed):
- * define messages, register their schema, round-trip one, and show what the registry guards.
+ * The Weft sample that `npm start` runs.
+ *
+ * 1. Typed messages: register a schema, round-trip an order, refuse bad data (local, no services).
+ * 2. The order pipeline (sample-app/pipeline.ts): ingestion, enrichment fanned out per order,
+ *    aggregation into a report, with progress lines and a final summary.
+ *
+ * Embedded by default: the memory plugins and a worker in this process. With `REDIS_URL` set, the
+ * same program runs distributed: it spawns `SAMPLE_WORKERS` (default 2) worker processes
+ * (`sample-app/worker.ts`), which attach with only `REDIS_URL` and `WEFT_PREFIX`; this process
+ * only submits and awaits. Workers started with `npm run sample:worker` join in.
  */
 import 'reflect-metadata';
 import { SchemaRegistry } from '../core/registry';
 import { schemaOf, ValidationError, WeftError } from '../core';
+import Redis from 'ioredis';
 import { MemorySchemaStore } from '../plugins/memory';
+import { streamKey, deadLetterKey } from '../plugins/redis';
 import { Weft } from '../plugins';
-import { lineItem, Order, Priority } from './messages';
-import { PriceOrder } from './tasks';
+import { IngestRequest, lineItem, Order, Priority } from './messages';
+import { SAMPLE_STREAM_MAXLEN, sampleConnection, sampleLogLevel, type SampleConnection } from './config';
+import { summaryLines, workerLabel } from './format';
+import { runOrdersPipeline, type PipelineEvent } from './pipeline';
+import { spawnWorkers, type SpawnedWorker } from './spawn';
+import { EnrichOrder, PriceOrder, SAMPLE_TASKS } from './tasks';
+import { taskDefinitionOf } from '../core';
 
 async function main(): Promise<void> {
+  // Distributed: start the worker processes first, so that they boot while this one works.
+  const connection = sampleConnection();
+  let workers: SpawnedWorker[] = [];
+  if (connection.mode !== 'embedded') {
+    const count = intFromEnv('SAMPLE_WORKERS', DEFAULT_WORKERS, 0, 16);
+    workers = spawnWorkers(count, { env: process.env, onLine: (line) => console.log(line) });
+  }
+  try {
+    const order = await demoMessages();
+    await runSample(order, connection, workers);
+  } finally {
+    const codes = await Promise.all(workers.map((w) => w.stop()));
+    if (workers.length) console.log(`stopped the spawned workers (exit codes ${codes.join(', ')})`);
+    if (codes.some((c) => c !== 0)) process.exitCode = 1;
+  }
+}
+
+/** Part 1: schemas, the codec and the registry, locally. */
+async function demoMessages(): Promise<Order> {
   const registry = new SchemaRegistry(new MemorySchemaStore());
   const schema = schemaOf(Order);
 
@@ -54,19 +88,143 @@ async function main(): Promise<void> {
     if (e instanceof WeftError) console.log(`refused on decode [${e.code}]`);
     else throw e;
   }
+  return order;
+}
 
-  // A task end to end: embedded (memory plugins) by default; with REDIS_URL set, the same code
-  // runs over Redis Streams, and the worker could be another process on another machine.
-  const app = await Weft.create({ config: { logLevel: 'warn' } });
+/** How many worker processes `npm start` spawns when distributed: `SAMPLE_WORKERS`, default 2 (0: rely on `npm run sample:worker`). */
+const DEFAULT_WORKERS = 2;
+
+/** Part 2: a task, then the order pipeline, embedded or over Redis. */
+async function runSample(order: Order, connection: SampleConnection, workers: readonly SpawnedWorker[]): Promise<void> {
+  const orderCount = intFromEnv('SAMPLE_ORDERS', 12, 1, 1000);
+  const batchId = process.env.SAMPLE_BATCH_ID || `b${Date.now().toString(36)}`;
+  const say = (line: string): void => console.log(line);
+
+  if (connection.mode === 'embedded') {
+    say(`mode: embedded (memory plugins; producer and worker in this process, pid ${process.pid})`);
+  } else {
+    say(`mode: distributed over ${describe(connection)}; this process (pid ${process.pid}) only submits`);
+    say(workers.length
+      ? `spawned ${workers.length} worker process${workers.length === 1 ? '' : 'es'}: ${workers.map((w) => `pid ${w.pid}`).join(', ')} (the queues hold the work until they attach)`
+      : 'spawned no worker (SAMPLE_WORKERS=0): start one with `npm run sample:worker`');
+  }
+
+  const app = await Weft.create({ plugins: connection.plugins, config: { name: 'sample', logLevel: sampleLogLevel() } });
   try {
-    await app.worker({ tasks: [PriceOrder], concurrency: 4 });
+    if (connection.mode === 'embedded') await app.worker({ tasks: [...SAMPLE_TASKS], concurrency: 8 });
+
+    const guard = new Watchdog(workers);
+    // One task end to end.
     const handle = await app.submit(PriceOrder, order);
-    const invoice = await handle.result();
-    console.log(`task shop.priceOrder on ${app.app.transport.name}: invoice for ${invoice.orderId}, ` +
+    const invoice = await guard.watch(handle.result());
+    say(`task demo.priceOrder on ${app.app.transport.name}: invoice for ${invoice.orderId}, ` +
       `${invoice.lines} lines, ${invoice.totalCents} cents (progress seen: ${JSON.stringify(handle.status().progress)})`);
+
+    // The pipeline.
+    const request = Object.assign(new IngestRequest(), { batchId, orderCount, seed: 7 });
+    say(`pipeline orders: batch ${batchId}, ${orderCount} orders: ingest -> enrich x${orderCount} (fan-out) -> report`);
+    const started = Date.now();
+    const result = await guard.watch(runOrdersPipeline(app, request, {
+      onEvent: (e) => {
+        guard.touch();
+        say(eventLine(e));
+      },
+    }));
+    say(`pipeline done in ${Date.now() - started} ms, execution ${result.executionId}`);
+    for (const line of summaryLines(result.report)) say(line);
+    say(`ingested by ${workerLabel(result.batch.ingestedBy)}`);
+    if (connection.mode === 'redis') await printInspection(connection);
   } finally {
     await app.close();
   }
+}
+
+/**
+ * Waits for work that needs a worker: prints a hint when nothing has happened for a while (no
+ * worker running?), and fails when every worker this process spawned has exited.
+ */
+class Watchdog {
+  private static readonly QUIET_MS = 15_000;
+  private timer?: NodeJS.Timeout;
+  private readonly gone: Promise<never> | undefined;
+
+  constructor(workers: readonly SpawnedWorker[]) {
+    this.gone = workers.length === 0 ? undefined : Promise.all(workers.map((w) => w.exited)).then((codes) => {
+      throw new WeftError('SAMPLE_WORKERS_EXITED', `every spawned worker exited (codes ${codes.join(', ')}) before the work was done; ` +
+        'their output above says why (is REDIS_URL reachable from them?)');
+    });
+    this.gone?.catch(() => undefined);
+  }
+
+  /** Resolves like `work`, unless the spawned workers are all gone first. */
+  async watch<T>(work: Promise<T>): Promise<T> {
+    this.touch();
+    try {
+      return await (this.gone ? Promise.race([work, this.gone]) : work);
+    } finally {
+      clearTimeout(this.timer);
+    }
+  }
+
+  /** Something happened: restart the quiet timer. */
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => console.log('... nothing has happened for 15 s: is a worker running? ' +
+      '(`REDIS_URL=... npm run sample:worker`)'), Watchdog.QUIET_MS);
+    this.timer.unref();
+  }
+}
+
+/** One console line per pipeline event. */
+function eventLine(e: PipelineEvent): string {
+  const who = e.step + ('index' in e && e.index !== undefined ? ` #${e.index}` : '');
+  switch (e.kind) {
+    case 'dispatched':
+      return `  ${who.padEnd(10)} dispatched ${e.count}${e.deduplicated ? ` (${e.deduplicated} already recorded: not sent again)` : ''}`;
+    case 'progress':
+      return `  ${who.padEnd(10)} ${e.percent === undefined ? '    ' : `${String(e.percent).padStart(3)}%`} ${e.message ?? ''}`;
+    case 'completed':
+      return `  ${who.padEnd(10)} done ${e.message} (${workerLabel(e.worker)})`;
+  }
+}
+
+function describe(c: SampleConnection): string {
+  if (c.mode === 'redis') return `Redis ${c.url} (prefix ${c.prefix})`;
+  if (c.mode === 'other') return c.transport;
+  return 'memory';
+}
+
+/**
+ * Tells the operator where to look in Redis: the queue streams are not deleted after a run, they
+ * keep what went through (trimmed only by `MAXLEN ~`).
+ */
+async function printInspection(c: Extract<SampleConnection, { mode: 'redis' }>): Promise<void> {
+  const queues = [...new Set(SAMPLE_TASKS.map((t) => taskDefinitionOf(t).queue))];
+  const redis = new Redis(c.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const lengths = await Promise.all(queues.map((q) => redis.xlen(streamKey(c.prefix, q))));
+    console.log(`streams kept in Redis (retention: about the newest ${SAMPLE_STREAM_MAXLEN} entries each, XADD MAXLEN ~): ` +
+      queues.map((q, i) => `${streamKey(c.prefix, q)} ${lengths[i]}`).join(', '));
+  } catch (e) {
+    console.log(`could not read the stream lengths (${e instanceof Error ? e.message : String(e)})`);
+  } finally {
+    redis.disconnect();
+  }
+  const enrich = taskDefinitionOf(EnrichOrder).queue;
+  console.log(`inspect: redis-cli -u ${c.url} XRANGE '${streamKey(c.prefix, enrich)}' - + COUNT 2 ` +
+    `(also XLEN, XINFO GROUPS; dead letters: XLEN '${deadLetterKey(c.prefix, enrich)}')`);
+}
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new WeftError('SAMPLE_CONFIG_INVALID', `${name}=${JSON.stringify(raw)} is not an integer from ${min} to ${max}; fix or unset it`);
+  }
+  return n;
 }
 
 function jsonSize(order: Order): number {

@@ -1,12 +1,12 @@
-import { IsNotEmpty, Min } from 'class-validator';
+import { IsNotEmpty, Length, Max, Min } from 'class-validator';
 import { Field, Output, registerEnum } from '../decorators';
 
 /** How urgent an order is. Registered so every message that uses it shares one enum type. */
 export enum Priority { Low = 0, Normal = 1, High = 2 }
-registerEnum(Priority, 'shop.Priority');
+registerEnum(Priority, 'demo.Priority');
 
 /** One line of an order. */
-@Output('shop.LineItem')
+@Output('demo.LineItem')
 export class LineItem {
   @Field(1) @IsNotEmpty() sku!: string;
   @Field(2, 'uint32') @Min(1) quantity!: number;
@@ -19,7 +19,7 @@ export class LineItem {
 }
 
 /** An order, as the issue's example writes it. */
-@Output('shop.Order')
+@Output('demo.Order')
 export class Order {
   @Field(1) id!: string;
   @Field(2, 'int64') total!: bigint;
@@ -36,9 +36,147 @@ export function lineItem(sku: string, quantity: number, priceCents: bigint): Lin
 }
 
 /** What pricing an order produces. */
-@Output('shop.Invoice')
+@Output('demo.Invoice')
 export class Invoice {
   @Field(1) orderId!: string;
   @Field(2, 'int64') totalCents!: bigint;
   @Field(3, 'uint32') lines!: number;
+}
+
+/*
+ * The order pipeline's messages (`npm start`): ingestion produces an OrderBatch, enrichment turns
+ * each IncomingOrder into an EnrichedOrder, aggregation turns them all into a Report.
+ */
+
+/** A customer's tier, nested in Customer (not registered, so it becomes `orders.Customer.Tier`). */
+export enum Tier { Standard = 0, Gold = 1, Platinum = 2 }
+
+/** Where a customer lives: nested in Customer. */
+@Output('orders.Address')
+export class Address {
+  @Field(1) city!: string;
+  /** ISO 3166 alpha-2, e.g. `DE`. */
+  @Field(2) @Length(2, 2) country!: string;
+}
+
+/** Who placed an order: a nested message holding another nested message. */
+@Output('orders.Customer')
+export class Customer {
+  @Field(1) @IsNotEmpty() id!: string;
+  @Field(2) name!: string;
+  @Field(3, () => Address) address!: Address;
+  @Field(4, () => Tier) tier!: Tier;
+}
+
+/** One line of an incoming order: a SKU and a quantity, no price yet. */
+@Output('orders.OrderLine')
+export class OrderLine {
+  @Field(1) @IsNotEmpty() sku!: string;
+  @Field(2, 'uint32') @Min(1) quantity!: number;
+}
+
+/** An order as the feed delivers it. */
+@Output('orders.IncomingOrder')
+export class IncomingOrder {
+  @Field(1) @IsNotEmpty() id!: string;
+  @Field(2, () => Customer) customer!: Customer;
+  @Field(3, () => [OrderLine]) lines!: OrderLine[];
+  /** ISO 4217 code the customer pays in, e.g. `EUR`. */
+  @Field(4) @Length(3, 3) currency!: string;
+  @Field(5) placedAt!: Date;
+  /** Free-form labels from the shop front (`channel`, `campaign`...): a map of strings. */
+  @Field(6, { map: ['string', 'string'] }) tags!: Map<string, string>;
+  @Field(7, () => Priority) priority!: Priority;
+}
+
+/** What the ingestion step is asked to read. */
+@Output('orders.IngestRequest')
+export class IngestRequest {
+  @Field(1) @IsNotEmpty() batchId!: string;
+  @Field(2, 'uint32') @Min(1) @Max(1000) orderCount!: number;
+  /** Seeds the demo feed, so that a batch id always yields the same orders. */
+  @Field(3, 'uint32') seed!: number;
+}
+
+/** Which worker process handled a step. */
+@Output('orders.WorkerRef')
+export class WorkerRef {
+  @Field(1) host!: string;
+  @Field(2, 'uint32') pid!: number;
+}
+
+/** What ingestion produces: the batch's orders, a repeated nested message. */
+@Output('orders.OrderBatch')
+export class OrderBatch {
+  @Field(1) batchId!: string;
+  @Field(2, () => [IncomingOrder]) orders!: IncomingOrder[];
+  @Field(3) receivedAt!: Date;
+  @Field(4, () => WorkerRef) ingestedBy!: WorkerRef;
+}
+
+/** An order line with its catalog data and its price in the order's currency. */
+@Output('orders.PricedLine')
+export class PricedLine {
+  @Field(1) sku!: string;
+  @Field(2) title!: string;
+  @Field(3) category!: string;
+  @Field(4, 'uint32') quantity!: number;
+  /** Unit price in the order's currency, in cents. */
+  @Field(5, 'int64') unitCents!: bigint;
+  /** quantity × unit price, in the order's currency, in cents. */
+  @Field(6, 'int64') totalCents!: bigint;
+  /** The same line total in EUR cents (the catalog's currency). */
+  @Field(7, 'int64') totalEurCents!: bigint;
+}
+
+/** What enrichment produces for one order. */
+@Output('orders.EnrichedOrder')
+export class EnrichedOrder {
+  @Field(1) orderId!: string;
+  @Field(2, () => Customer) customer!: Customer;
+  @Field(3) currency!: string;
+  @Field(4, () => [PricedLine]) lines!: PricedLine[];
+  /** The lines grouped by catalog category: a map of lists. */
+  @Field(5, { map: ['string', () => [PricedLine]] }) linesByCategory!: Map<string, PricedLine[]>;
+  @Field(6, 'int64') totalCents!: bigint;
+  @Field(7, 'int64') totalEurCents!: bigint;
+  /** The FX rate applied, EUR → currency, in millionths (1.08 → 1080000). */
+  @Field(8, 'uint64') fxMicros!: bigint;
+  @Field(9, () => WorkerRef) enrichedBy!: WorkerRef;
+}
+
+/** What aggregation is asked to summarise: every enriched order of a batch. */
+@Output('orders.ReportRequest')
+export class ReportRequest {
+  @Field(1) @IsNotEmpty() batchId!: string;
+  @Field(2, () => [EnrichedOrder]) orders!: EnrichedOrder[];
+}
+
+/** Sales of one SKU across a batch. */
+@Output('orders.SkuStat')
+export class SkuStat {
+  @Field(1) sku!: string;
+  @Field(2) title!: string;
+  @Field(3, 'uint32') units!: number;
+  @Field(4, 'int64') revenueEurCents!: bigint;
+}
+
+/** The batch report: what `npm start` prints at the end. */
+@Output('orders.Report')
+export class Report {
+  @Field(1) batchId!: string;
+  @Field(2, 'uint32') orderCount!: number;
+  @Field(3, 'uint32') lineCount!: number;
+  @Field(4, 'uint32') unitCount!: number;
+  /** Revenue per currency the customers paid in, in that currency's cents. */
+  @Field(5, { map: ['string', 'int64'] }) revenueByCurrency!: Map<string, bigint>;
+  @Field(6, 'int64') revenueEurCents!: bigint;
+  /** Best sellers by EUR revenue, at most five. */
+  @Field(7, () => [SkuStat]) topSkus!: SkuStat[];
+  /** Order ids per customer country: a map of lists of strings. */
+  @Field(8, { map: ['string', ['string']] }) ordersByCountry!: Map<string, string[]>;
+  /** How many orders each worker enriched, keyed `pid@host`. */
+  @Field(9, { map: ['string', 'uint32'] }) enrichedByWorker!: Map<string, number>;
+  @Field(10, () => WorkerRef) reportedBy!: WorkerRef;
+  @Field(11) generatedAt!: Date;
 }

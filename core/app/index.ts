@@ -21,6 +21,7 @@ export {
   TRANSPORT, SCHEMA_STORE, DISPATCH_STORE, DISPATCH_LEDGER, RESULT_STORE, TASK_RESOLVERS, LOGGER, WEFT_CONFIG, TASK_CONTEXT,
   PORTS, PORT_NAMES, RUNTIME_PORTS, isPortName,
 } from './tokens';
+export { EVENT_LOG } from './tokens';
 export type { PortName, PortSpec } from './tokens';
 export { PLUGIN_API_VERSION } from './plugin';
 export type {

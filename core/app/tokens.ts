@@ -40,6 +40,13 @@ export const DISPATCH_STORE: unique symbol = Symbol.for('weft.dispatchStore');
 export const DISPATCH_LEDGER: unique symbol = Symbol.for('weft.dispatchLedger');
 
 /**
+ * The EventLog port (`core/events/event-log.ts`): optional. Append-only event streams with
+ * independent readers: workflow progress events (`app.subscribe`) and the cancellation broadcast
+ * (`app.cancel`). The memory and redis plugins provide it.
+ */
+export const EVENT_LOG: unique symbol = Symbol.for('weft.eventLog');
+
+/**
  * The WorkflowStore port (`core/workflow/store.ts`): durable state of flow executions, shared by
  * every orchestrator. Optional: only apps that run flows need it; the memory and redis plugins provide it.
  */
@@ -70,7 +77,8 @@ export const TASK_CONTEXT: unique symbol = Symbol.for('weft.taskContext');
  * The name of a port a plugin can fill, as written in `Plugin.provides` and
  * `Plugin.requires`.
  */
-export type PortName = 'transport' | 'schemaStore' | 'dispatchStore' | 'dispatchLedger' | 'workflowStore' | 'resultStore' | 'taskResolvers' | 'logger';
+export type PortName = 'transport' | 'schemaStore' | 'dispatchStore' | 'dispatchLedger' | 'resultStore' | 'taskResolvers' | 'logger'
+  | 'eventLog' | 'workflowStore';
 
 /** What the bootstrap knows about one port. */
 export interface PortSpec {
@@ -102,6 +110,7 @@ export const PORTS: Readonly<Record<PortName, PortSpec>> = Object.freeze({
   resultStore: { token: RESULT_STORE, multiple: false, description: 'keeps task outputs for clients awaiting them' },
   taskResolvers: { token: TASK_RESOLVERS, multiple: true, description: 'turns envelopes into task classes' },
   logger: { token: LOGGER, multiple: false, description: 'the app\'s pino logger (a default is provided)' },
+  eventLog: { token: EVENT_LOG, multiple: false, description: 'append-only event streams: progress events and cancellations (optional)' },
 });
 
 /** Every port name, in a stable order. */

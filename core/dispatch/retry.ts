@@ -168,6 +168,7 @@ export const FINAL_ERROR_CODES: readonly string[] = Object.freeze([
   ErrorCode.SCHEMA_CORRUPT,
   RuntimeErrorCode.SCHEMA_TYPE_MISMATCH,
   RuntimeErrorCode.DEADLINE_EXCEEDED,
+  RuntimeErrorCode.CANCELLED,
   RuntimeErrorCode.OUTPUT_INVALID,
   RuntimeErrorCode.TASK_INSTANTIATION_FAILED,
   TaskErrorCode.TASK_UNKNOWN,

@@ -54,6 +54,12 @@ export interface SubmitOptions<I = unknown> {
   readonly traceparent?: string;
   /** Set to false for fire-and-forget: no reply is sent and `result()` is unavailable. */
   readonly awaitResult?: boolean;
+  /**
+   * The worker appends `step_started`, then `step_completed` or `step_failed`, to the execution's
+   * event stream (the wire field `events` = `1`), for `app.subscribe(executionId)`. Default false:
+   * no lifecycle events (`ctx.progress` events are written either way).
+   */
+  readonly events?: boolean;
 }
 
 /**
@@ -256,6 +262,7 @@ export class Client {
           retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: options.parentItemId ?? '',
           traceparent: options.traceparent ?? newTraceparent(),
           replyTo: awaitResult ? this.replyQueue : '',
+          ...(options.events ? { events: true } : {}),
         }),
       };
     });

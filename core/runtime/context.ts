@@ -10,8 +10,8 @@ import type { TaskEnvelope } from '../tasks/wire';
  * ```ts
  * async run(input: ExtractRequest, ctx: TaskContext): Promise<ExtractedRows> {
  *   ctx.logger.info({ table: input.table }, 'extracting');
- *   await ctx.progress({ done: 10, of: 100 });
- *   if (ctx.signal.aborted) throw new Error('cancelled');
+ *   await ctx.progress(10, 'extracting');
+ *   if (ctx.signal.aborted) throw ctx.signal.reason; // cancelled (WEFT_CANCELLED) or past the deadline
  *   ...
  * }
  * ```
@@ -19,7 +19,11 @@ import type { TaskEnvelope } from '../tasks/wire';
 export interface TaskContext {
   /** A pino child logger bound to `task`, `correlationId`, `executionId` and `messageId`. */
   readonly logger: Logger;
-  /** Fires when the worker shuts down hard, or at the dispatch's deadline. */
+  /**
+   * Fires at the dispatch's deadline (reason: `WEFT_DEADLINE_EXCEEDED`) or when the execution is
+   * cancelled with `app.cancel` (reason: a `CancelledError`, `WEFT_CANCELLED`), on whatever machine
+   * the task runs.
+   */
   readonly signal: AbortSignal;
   /** 0 on the first attempt. */
   readonly attempt: number;
@@ -32,7 +36,28 @@ export interface TaskContext {
    * it (an upsert, a unique constraint, `SET NX`) to make the effect happen once.
    */
   readonly idempotencyKey: string;
-  /** Reports progress to whoever awaits this task (`handle.status()`). Any JSON-serializable value. */
+  /**
+   * Reports progress: to whoever awaits this task (`handle.status().progress` becomes
+   * `{ percent, message }`), and as a `progress` event on the execution's event stream
+   * (`app.subscribe(executionId)`). A failing event append does not fail the task (it is logged).
+   *
+   * @param percent - A finite number from 0 to 100.
+   * @param message - What the task is doing, for people watching.
+   * @throws WeftError `WEFT_PROGRESS_INVALID` for a percent outside 0..100 or a message that is not a string.
+   *
+   * @example
+   * ```ts
+   * await ctx.progress(40, `enriched ${done} of ${total} orders`);
+   * ```
+   */
+  progress(percent: number, message?: string): Promise<void>;
+  /**
+   * The older form: any JSON-serializable value, sent as the progress reply as it is. Its
+   * `progress` event carries the value's `percent` and `message` when it is an object such as
+   * `{ percent: 40, message: '...' }`, else the value's JSON as the message, without a percent.
+   *
+   * @deprecated Use `progress(percent, message)`.
+   */
   progress(value: unknown): Promise<void>;
   /**
    * Dispatches a child task from inside this one. The child inherits this item's execution id,

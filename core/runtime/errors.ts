@@ -8,7 +8,22 @@ export const RuntimeErrorCode = {
   TASK_INSTANTIATION_FAILED: 'WEFT_TASK_INSTANTIATION_FAILED',
   OUTPUT_INVALID: 'WEFT_OUTPUT_INVALID',
   CLIENT_CLOSED: 'WEFT_CLIENT_CLOSED',
+  /** The execution was cancelled (`app.cancel`): the task was aborted, or not started. Never retried. */
+  CANCELLED: 'WEFT_CANCELLED',
 } as const;
+
+/**
+ * The execution was cancelled with `app.cancel(executionId, reason)` (code `WEFT_CANCELLED`). A
+ * running task's `ctx.signal` fires with it as the reason; a delivery of a cancelled execution that
+ * had not started ends with it, as a final failure. Never retried.
+ */
+export class CancelledError extends WeftError {
+  /** Read by the dispatch layer's `classifyError`: never retried. */
+  readonly retryable = false;
+  constructor(readonly executionId: string, readonly reason: string) {
+    super(RuntimeErrorCode.CANCELLED, `execution ${executionId} was cancelled${reason ? `: ${reason}` : ''}. Submit it again (with a new execution id) to run it.`);
+  }
+}
 
 /**
  * A task failed on a worker. `code` is the remote error's own code when it had one (a

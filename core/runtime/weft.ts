@@ -1,6 +1,12 @@
 import { WeftError } from '../errors';
 import { bootstrap, BootstrapOptions, WeftApp } from '../app/bootstrap';
-import { TASK_CONTEXT } from '../app/tokens';
+import { EVENT_LOG, TASK_CONTEXT } from '../app/tokens';
+import type { EventLog } from '../events/event-log';
+import { EventLogMissingError } from '../events/errors';
+import { workflowEventEmitter } from '../events/workflow-events';
+import { subscribeWorkflowEvents, type SubscribeOptions, type WorkflowSubscription } from '../events/subscription';
+import { broadcastCancellation, CancellationFeed, type Cancellation, type CancellationListener } from '../events/cancellation';
+import type { WorkflowEventSink } from '../events/task-events';
 import { SchemaRegistry, SchemaRegistryOptions } from '../registry/schema-registry';
 import type { TaskClass, TaskInput, TaskOutput } from '../../decorators/types';
 import { taskDefinitionOf } from '../tasks/definition';
@@ -50,6 +56,9 @@ export interface WeftWorkerOptions extends Omit<WorkerOptions, 'queues'> {
   readonly reconcile?: false | { readonly idleMs?: number; readonly intervalMs?: number };
 }
 
+/** How long `app.worker()` waits for the cancellation feed to catch up before the worker starts, ms. */
+const CANCELLATIONS_READY_MS = 2000;
+
 /** The reconciler's default idle threshold in a worker: longer than any healthy queue wait or task. */
 export const WORKER_RECONCILE_IDLE_MS = 300_000;
 
@@ -79,6 +88,8 @@ export class Weft {
   private readonly orchestrators = new Set<Orchestrator>();
   private flowsApi?: Flows;
   private closing?: Promise<void>;
+  private feed?: CancellationFeed;
+  private sink?: WorkflowEventSink;
 
   /** The app's dispatch ledger: the plugin's own, or the dispatch store and transport composed. */
   readonly ledger: DispatchLedger;
@@ -97,6 +108,105 @@ export class Weft {
   /** The dead-letter API over the app's transport and schema registry: list, inspect, replay, purge. */
   get deadLetters(): DeadLetters {
     return (this.deadLettersApi ??= new DeadLetters({ transport: this.app.transport, schemas: this.registry, store: this.app.dispatchStore }));
+  }
+
+  /** The app's event log (the `eventLog` port), or `undefined` when no plugin provides one. */
+  get eventLog(): EventLog | undefined {
+    return this.app.has('eventLog') ? this.app.resolve<EventLog>(EVENT_LOG) : undefined;
+  }
+
+  /**
+   * The events of one execution, from the first (a late subscriber gets the events so far), as an
+   * async iterator: `step_started`, `progress`, `step_completed`, `step_failed`, and the workflow's
+   * end (`workflow_completed`, `workflow_failed`, `workflow_cancelled`), after which the iteration
+   * ends. `break`, `return()` or `options.signal` end it too, at once, leaving no read behind. Any
+   * number of subscribers may follow one execution; each gets every event.
+   *
+   * @throws EventLogMissingError (`WEFT_EVENT_LOG_MISSING`) when no plugin provides `eventLog`.
+   *
+   * @example
+   * ```ts
+   * const handle = await app.submit(Enrich, order, { events: true });
+   * for await (const ev of app.subscribe(handle.executionId, { signal: AbortSignal.timeout(60_000) })) {
+   *   console.log(ev.kind, ev.step, ev.percent ?? '', ev.message ?? '');
+   *   if (ev.kind === 'step_completed' || ev.kind === 'step_failed') break; // a single task: no workflow_* event
+   * }
+   * ```
+   */
+  subscribe(executionId: string, options?: SubscribeOptions): WorkflowSubscription {
+    const log = this.requireEventLog('subscribe');
+    return subscribeWorkflowEvents(log, executionId, options);
+  }
+
+  /**
+   * Cancels an execution on every machine: appends a `cancel` entry to the control stream, which
+   * every worker follows. Running tasks of the execution see `ctx.signal` fire (reason: a
+   * `CancelledError`, `WEFT_CANCELLED`); its deliveries that have not started end as final failures
+   * with `WEFT_CANCELLED` (their `result()` rejects with that code). Workers in this process learn of
+   * it at once, others within a read of the control stream.
+   *
+   * @remarks
+   * A cancelled execution id stays cancelled while workers remember it (the newest 10,000): work
+   * submitted again under the same execution id (the same business key) is refused too.
+   *
+   * @throws EventLogMissingError (`WEFT_EVENT_LOG_MISSING`) when no plugin provides `eventLog`.
+   *
+   * @example
+   * ```ts
+   * const handle = await app.submit(Report, request);
+   * await app.cancel(handle.executionId, 'the customer withdrew the order');
+   * await handle.result(); // rejects with code WEFT_CANCELLED (unless it had finished already)
+   * ```
+   */
+  async cancel(executionId: string, reason = ''): Promise<Cancellation> {
+    const log = this.requireEventLog('cancel');
+    const c = await broadcastCancellation(log, executionId, reason);
+    this.feed?.note(c);
+    return c;
+  }
+
+  /**
+   * Calls `listener` for every cancellation this process learns of from now on (from any machine),
+   * until the returned function is called. Each execution is reported once.
+   *
+   * @example
+   * ```ts
+   * const off = app.onCancel((c) => orchestrator.stop(c.executionId));
+   * // ...
+   * off();
+   * ```
+   */
+  onCancel(listener: CancellationListener): () => void {
+    return this.cancellations.onCancel(listener);
+  }
+
+  /**
+   * The app's cancellation feed: which executions are cancelled (`isCancelled`), and `onCancel`.
+   * Its read of the control stream runs while a worker or a listener holds it.
+   *
+   * @throws EventLogMissingError (`WEFT_EVENT_LOG_MISSING`) when no plugin provides `eventLog`.
+   */
+  get cancellations(): CancellationFeed {
+    if (this.closing) throw new WeftError('WEFT_APP_CLOSED', 'the app is closed; create a new one');
+    return (this.feed ??= new CancellationFeed(this.requireEventLog('cancellation'), { logger: this.app.logger.child({ component: 'cancellations' }) }));
+  }
+
+  private requireEventLog(what: string): EventLog {
+    const log = this.eventLog;
+    if (!log) throw new EventLogMissingError(what);
+    return log;
+  }
+
+  /** Appends workflow events for the worker; a failing append is logged, never thrown. */
+  private eventSink(): WorkflowEventSink | undefined {
+    if (this.sink) return this.sink;
+    const log = this.eventLog;
+    if (!log) return undefined;
+    const emit = workflowEventEmitter(log);
+    const logger = this.app.logger.child({ component: 'events' });
+    return (this.sink = (executionId, event) => emit(executionId, event).catch((err: unknown) => {
+      logger.warn({ err, executionId, kind: event.kind }, 'appending a workflow event failed; the task goes on without it');
+    }));
   }
 
   /** Bootstraps the plugins (validated before anything moves) and returns the app. */
@@ -125,6 +235,8 @@ export class Weft {
     if (this.closing) throw new WeftError('WEFT_APP_CLOSED', 'the app is closed; create a new one');
     const registry = new ResolverRegistry([new RegistryTaskResolver({ tasks: options.tasks }), ...(options.resolvers ?? [])]);
     const queues = options.queues ?? [...new Set(options.tasks.map((t) => taskDefinitionOf(t).queue))];
+    const emit = this.eventSink();
+    const cancellations = this.eventLog ? this.cancellations : undefined;
     const worker = new Worker({
       transport: this.app.transport,
       schemas: this.registry,
@@ -134,8 +246,21 @@ export class Weft {
       ledger: this.ledger,
       submit: (task, input, child) => this.client.submit(runtimeDefinition(task), input, child),
       ...(options.reconcile === false ? {} : { reconciler: this.reconciler(options.reconcile) }),
+      ...(emit ? { emit } : {}),
+      ...(cancellations ? { cancellations } : {}),
     }, { ...options, queues });
     this.workers.add(worker);
+    if (cancellations) {
+      // Cancellations made before this worker started are known before it runs anything (bounded wait).
+      const hold = cancellations.acquire();
+      try {
+        await cancellations.ready(CANCELLATIONS_READY_MS);
+      } finally {
+        worker.start(); // holds the feed from here on
+        hold();
+      }
+      return worker;
+    }
     return worker.start();
   }
 
@@ -236,6 +361,7 @@ export class Weft {
     this.closing ??= (async () => {
       await Promise.all([...this.orchestrators].map((o) => o.close()));
       await Promise.all([...this.workers].map((w) => w.close()));
+      await this.feed?.close();
       await this.client.close();
       await this.ledger.close?.();
       await this.app.close();

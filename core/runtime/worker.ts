@@ -14,7 +14,10 @@ import type { ChildHandle, ChildSubmitOptions, ChildSubmitter, Runnable, Runtime
 import type { TaskClass, TaskInput, TaskOutput } from '../../decorators/types';
 import { childDeadline } from '../dispatch/deadline';
 import { childTraceparent } from './ids';
-import { codeOf, messageOf, RuntimeErrorCode } from './errors';
+import { CancelledError, codeOf, messageOf, RuntimeErrorCode } from './errors';
+import { cancellationOf, progressReport, stepOf, type WorkflowEventSink } from '../events/task-events';
+import type { NewWorkflowEvent } from '../events/workflow-events';
+import type { Cancellation } from '../events/cancellation';
 import { errorReply, progressReply, resultReply } from './reply';
 import type { Delivery, Outgoing, Transport } from './transport';
 
@@ -33,6 +36,20 @@ export interface WorkerDeps {
   readonly submit?: ChildSubmitter;
   /** Crash recovery the worker runs while it runs (a `Reconciler`), if any. */
   readonly reconciler?: { start(): void; close(): Promise<void> };
+  /**
+   * Appends workflow events (progress, and the step lifecycle of messages with `events` = `1`) to
+   * an execution's event stream. Must not reject: the app's wiring logs failures instead.
+   */
+  readonly emit?: WorkflowEventSink;
+  /**
+   * Cancelled executions (the app's `CancellationFeed`): their running tasks' `ctx.signal` fires,
+   * and their deliveries that have not started end as final failures with `WEFT_CANCELLED`.
+   */
+  readonly cancellations?: {
+    isCancelled(executionId: string): boolean;
+    get(executionId: string): Cancellation | undefined;
+    onCancel(listener: (c: Cancellation) => void): () => void;
+  };
 }
 
 /** Worker options. Every option has a default that suits a production queue. */
@@ -107,6 +124,7 @@ class RunContext implements TaskContext {
     private readonly parent: Logger,
     attempt: number,
     private readonly submitter: ChildSubmitter | undefined,
+    private readonly emit: WorkflowEventSink | undefined,
   ) {
     this.attempt = attempt;
     this.correlationId = env.correlationId;
@@ -145,9 +163,17 @@ class RunContext implements TaskContext {
     }) as Promise<ChildHandle<TaskOutput<C>>>;
   }
 
-  /** An arrow property, so that `const { progress } = ctx` works too. */
-  readonly progress = async (value: unknown): Promise<void> => {
-    if (this.env.replyTo) await this.transport.publish(this.env.replyTo, [progressReply(this.env.executionId, this.env.idempotencyKey, value)]);
+  /**
+   * Sends a progress reply (as before) and appends a `progress` event to the execution's event
+   * stream. An arrow property, so that `const { progress } = ctx` works too.
+   */
+  readonly progress = async (value: unknown, message?: string): Promise<void> => {
+    const { reply, event } = progressReport(value, message); // WEFT_PROGRESS_INVALID
+    const env = this.env;
+    await Promise.all([
+      env.replyTo ? this.transport.publish(env.replyTo, [progressReply(env.executionId, env.idempotencyKey, reply)]) : undefined,
+      this.emit && env.executionId ? this.emit(env.executionId, { ...event, step: stepOf(env) }) : undefined,
+    ]);
   };
 }
 
@@ -197,6 +223,8 @@ export class Worker {
   private idleWaiters: (() => void)[] = [];
   private processed = 0;
   private maxRead = 1;
+  /** Stops listening for cancellations (set while started). */
+  private stopCancellations?: () => void;
 
   constructor(private readonly deps: WorkerDeps, private readonly options: WorkerOptions) {
     if (options.queues.length === 0) throw new WeftError('WEFT_WORKER_NO_QUEUES', 'a worker needs at least one queue: give it tasks or queues');
@@ -230,7 +258,20 @@ export class Worker {
     }, Math.max(50, Math.floor(this.visibilityMs / 2))));
     this.timers.push(setInterval(() => void this.redeliver(), Math.max(10, this.options.retryPollMs ?? 200)));
     this.deps.reconciler?.start();
+    this.stopCancellations = this.deps.cancellations?.onCancel((c) => this.abortExecution(c));
     return this;
+  }
+
+  /** Fires the AbortSignal of this worker's running tasks of a cancelled execution. */
+  private abortExecution(c: Cancellation): void {
+    for (const s of this.inFlight.values()) {
+      if (s.record?.executionId === c.executionId) abortOf(s).abort(new CancelledError(c.executionId, c.reason));
+    }
+  }
+
+  /** Appends a step event of a message that asked for them (`events` = `1`). */
+  private stepEvent(env: TaskEnvelope, event: Omit<NewWorkflowEvent, 'executionId' | 'step'>): Promise<void> | undefined {
+    return env.executionId ? this.deps.emit?.(env.executionId, { ...event, step: stepOf(env) }) : undefined;
   }
 
   /**
@@ -252,6 +293,8 @@ export class Worker {
     this.timers = [];
     await this.redelivering;
     await this.deps.reconciler?.close();
+    this.stopCancellations?.();
+    this.stopCancellations = undefined;
   }
 
   /** Slots neither running a task, holding a waiting delivery, nor promised to a read in progress. */
@@ -377,6 +420,8 @@ export class Worker {
     if (view && (view.state === DispatchState.ACKED || view.state === DispatchState.FAILED_FINAL)) {
       return this.settleDuplicate(queue, d, env, view);
     }
+    const cancelled = this.deps.cancellations?.get(env.executionId);
+    if (cancelled) return this.fail(queue, p, undefined, attempt, new CancelledError(cancelled.executionId, cancelled.reason));
     let def: RuntimeTaskDefinition | undefined;
     let input: unknown;
     try {
@@ -414,7 +459,8 @@ export class Worker {
     }
     const timer = env.deadlineMs === undefined ? undefined
       : setTimeout(() => abortOf(slot).abort(new WeftError(RuntimeErrorCode.DEADLINE_EXCEEDED, 'deadline reached')), Math.max(0, env.deadlineMs - Date.now()));
-    const ctx = new RunContext(env, def, d, slot, this.deps.transport, this.deps.logger, attempt, this.deps.submit);
+    const ctx = new RunContext(env, def, d, slot, this.deps.transport, this.deps.logger, attempt, this.deps.submit, this.deps.emit);
+    if (env.events) await this.stepEvent(env, { kind: 'step_started' });
     let payload: Uint8Array;
     try {
       const output = await instance.run(input, ctx);
@@ -429,9 +475,11 @@ export class Worker {
       }
     } catch (e) {
       if (timer) clearTimeout(timer);
-      return this.fail(queue, p, def, attempt, e);
+      // A task that gave up because its execution was cancelled ends as cancelled, whatever it threw.
+      return this.fail(queue, p, def, attempt, cancellationOf(slot.abort?.signal) ?? e);
     }
     if (timer) clearTimeout(timer);
+    if (env.events) await this.stepEvent(env, { kind: 'step_completed' });
     const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     this.queueAck(queue, {
       deliveryId: d.id,
@@ -490,6 +538,7 @@ export class Worker {
       const first = p.view ?? (await this.deps.ledger.inspect([key]).then((v) => v[0], () => undefined));
       if (first?.createdAtMs !== undefined) details.first_dispatch_ts_ms = String(first.createdAtMs);
     }
+    if (!retry && env?.events) await this.stepEvent(env, { kind: 'step_failed', error: { code, message } });
     if (retry) this.deps.logger.info({ queue, messageId: d.id, code, task: env?.task, attempt, nextAttempt: retry.attempt }, `attempt failed, retrying: ${message}`);
     else this.deps.logger.warn({ queue, messageId: d.id, code, task: env?.task, attempts: attempt + 1 }, `dead-lettered: ${message}`);
     try {

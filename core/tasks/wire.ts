@@ -27,6 +27,12 @@ export const WireField = {
    * the worker looks its dispatch record up before running it. Absent otherwise.
    */
   RECOVERED: 'recovered',
+  /**
+   * `1` on a message whose worker reports its lifecycle to the execution's event stream
+   * (`step_started`, then `step_completed` or `step_failed`; see docs/events.md). Absent otherwise:
+   * no event is written for it.
+   */
+  EVENTS: 'events',
   /** Where the worker sends the result: a queue name. Empty when nobody waits for one. */
   REPLY_TO: 'reply_to',
 } as const;
@@ -61,6 +67,8 @@ export interface TaskEnvelope {
   readonly replyTo: string;
   /** Republished by crash recovery (the `recovered` field): possibly a duplicate. */
   readonly recovered?: boolean;
+  /** The worker reports step events for it (the `events` field is `1`). */
+  readonly events?: boolean;
 }
 
 /** The code of {@link EnvelopeError}. */
@@ -93,6 +101,7 @@ export function toFields(e: TaskEnvelope): Fields {
     [WireField.STEP_ID]: e.stepId,
     [WireField.REPLY_TO]: e.replyTo,
     ...(e.recovered ? { [WireField.RECOVERED]: '1' } : {}),
+    ...(e.events ? { [WireField.EVENTS]: '1' } : {}),
   };
 }
 
@@ -140,5 +149,6 @@ export function fromFields(f: Fields): TaskEnvelope {
     stepId: text(f, WireField.STEP_ID, false),
     replyTo: text(f, WireField.REPLY_TO, false),
     ...(text(f, WireField.RECOVERED, false) === '1' ? { recovered: true } : {}),
+    ...(f[WireField.EVENTS] === undefined || text(f, WireField.EVENTS, false) !== '1' ? {} : { events: true }),
   };
 }

@@ -4,6 +4,7 @@
  *
  * - {@link transportConformance}: a `Transport` on its own.
  * - {@link dispatchStoreConformance}: a `DispatchStore` on its own.
+ * - {@link eventLogConformance}: an `EventLog` (event streams with independent readers) on its own.
  * - {@link dispatchParity}: a whole backend (transport, stores, ledger) under the runtime: durable
  *   dispatch behaves as on every other transport (duplicates, crash replay, retry exhaustion,
  *   deadlines, wire metadata).
@@ -37,5 +38,7 @@ export type {
 } from './dispatch-store-conformance';
 export { dispatchParity, ParityJob, ParityOutcome, PARITY_WIRE_FIELDS, PARITY_PINNED_IDENTITY } from './dispatch-parity';
 export type { DispatchParityOptions, ParityBackend, ParityBackendFactory } from './dispatch-parity';
+export { eventLogConformance } from './event-log-conformance';
+export type { EventLogConformanceOptions, EventLogFactory, EventLogFixture } from './event-log-conformance';
 export { workflowStoreConformance } from './workflow-store-conformance';
 export type { WorkflowStoreFactory, WorkflowStoreFixture } from './workflow-store-conformance';

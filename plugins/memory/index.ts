@@ -9,3 +9,5 @@ export type { MemoryTransportOptions } from './transport';
 export { memoryPlugin } from './plugin';
 export type { MemoryPluginOptions } from './plugin';
 export { MemoryDispatchStore } from './dispatch-store';
+export { MemoryEventLog } from './event-log';
+export type { MemoryEventLogOptions } from './event-log';

@@ -1,12 +1,13 @@
 import type { DependencyContainer } from 'tsyringe';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
-import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT, WORKFLOW_STORE } from '../../core/app/tokens';
+import { DISPATCH_STORE, EVENT_LOG, SCHEMA_STORE, TRANSPORT, WORKFLOW_STORE } from '../../core/app/tokens';
 import type { DispatchStore } from '../../core/dispatch/store';
 import { MemoryDispatchStore } from './dispatch-store';
 import type { SchemaStore } from '../../core/registry/schema-store';
 import type { Transport } from '../../core/runtime/transport';
 import { MemorySchemaStore } from './schema-store';
 import { MemoryTransport, type MemoryTransportOptions } from './transport';
+import { MemoryEventLog } from './event-log';
 import { MemoryWorkflowStore } from './workflow-store';
 
 /** Options of {@link memoryPlugin}. */
@@ -22,23 +23,28 @@ export interface MemoryPluginOptions {
   readonly schemaStore?: MemorySchemaStore;
   /** An existing {@link MemoryDispatchStore} to share between apps (never closed by the plugin). */
   readonly dispatchStore?: MemoryDispatchStore;
+  /** An existing {@link MemoryEventLog} to share between apps (never closed by the plugin). */
+  readonly eventLog?: MemoryEventLog;
   /** An existing {@link MemoryWorkflowStore} to share between apps (never closed by the plugin). */
   readonly workflowStore?: MemoryWorkflowStore;
 }
 
-interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaStore; readonly dispatchStore?: DispatchStore; readonly workflowStore?: MemoryWorkflowStore }
+interface Owned {
+  readonly transport?: Transport; readonly schemaStore?: SchemaStore; readonly dispatchStore?: DispatchStore; readonly eventLog?: MemoryEventLog;
+  readonly workflowStore?: MemoryWorkflowStore;
+}
 
 /**
  * The embedded default: provides `transport` ({@link MemoryTransport}), `schemaStore`
- * ({@link MemorySchemaStore}), `dispatchStore` ({@link MemoryDispatchStore}) and `workflowStore`
- * ({@link MemoryWorkflowStore}) inside one process.
+ * ({@link MemorySchemaStore}), `dispatchStore` ({@link MemoryDispatchStore}), `eventLog`
+ * ({@link MemoryEventLog}) and `workflowStore` ({@link MemoryWorkflowStore}) inside one process.
  * Nothing is persisted or shared between processes.
  *
  * @remarks
  * Each app gets its own transport and stores, created in `register()` and closed in `close()`.
  * To let two apps of one process (say a client app and a worker app in a test) talk, create one
  * transport and pass it to both: apps sharing a transport also share its schema and dispatch
- * stores, unless you pass stores of your own. Shared instances are never closed by the plugin.
+ * stores and event log, unless you pass your own. Shared instances are never closed by the plugin.
  *
  * @example
  * ```ts
@@ -51,11 +57,11 @@ interface Owned { readonly transport?: Transport; readonly schemaStore?: SchemaS
  * ```
  */
 /** The stores of apps sharing one transport (created on first use, kept as long as the transport). */
-interface SharedStores { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore; workflowStore: MemoryWorkflowStore }
+interface SharedStores { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore; eventLog: MemoryEventLog; workflowStore: MemoryWorkflowStore }
 const storesOf = new WeakMap<MemoryTransport, SharedStores>();
 function sharedStores(t: MemoryTransport): SharedStores {
   let s = storesOf.get(t);
-  if (!s) storesOf.set(t, (s = { schemaStore: new MemorySchemaStore(), dispatchStore: new MemoryDispatchStore(), workflowStore: new MemoryWorkflowStore() }));
+  if (!s) storesOf.set(t, (s = { schemaStore: new MemorySchemaStore(), dispatchStore: new MemoryDispatchStore(), eventLog: new MemoryEventLog(), workflowStore: new MemoryWorkflowStore() }));
   return s;
 }
 
@@ -63,7 +69,7 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
   const owned = new WeakMap<DependencyContainer, Owned>();
   return {
     name: options.name ?? 'memory',
-    provides: ['transport', 'schemaStore', 'dispatchStore', 'workflowStore'],
+    provides: ['transport', 'schemaStore', 'dispatchStore', 'eventLog', 'workflowStore'],
     register(container) {
       const given = options.transport instanceof MemoryTransport ? options.transport : undefined;
       const transport = given ?? new MemoryTransport(options.transport as MemoryTransportOptions | undefined);
@@ -75,13 +81,17 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       container.registerInstance(SCHEMA_STORE, schemaStore);
       const dispatchStore = options.dispatchStore ?? shared?.dispatchStore ?? new MemoryDispatchStore();
       container.registerInstance(DISPATCH_STORE, dispatchStore);
+      // Producer and worker apps on one transport must see the same event streams (progress, cancellations).
+      const eventLog = options.eventLog ?? shared?.eventLog ?? new MemoryEventLog();
+      container.registerInstance(EVENT_LOG, eventLog);
       const workflowStore = options.workflowStore ?? shared?.workflowStore ?? new MemoryWorkflowStore();
       container.registerInstance(WORKFLOW_STORE, workflowStore);
       owned.set(container, {
-        workflowStore: options.workflowStore || shared ? undefined : workflowStore,
         transport: given ? undefined : transport,
         schemaStore: options.schemaStore ? undefined : schemaStore,
         dispatchStore: options.dispatchStore ? undefined : dispatchStore,
+        eventLog: options.eventLog || shared ? undefined : eventLog,
+        workflowStore: options.workflowStore || shared ? undefined : workflowStore,
       });
     },
     async init({ container }: PluginContext) {
@@ -95,6 +105,7 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       await mine?.transport?.close();
       await mine?.schemaStore?.close();
       await mine?.dispatchStore?.close();
+      await mine?.eventLog?.close();
       await mine?.workflowStore?.close();
     },
   };

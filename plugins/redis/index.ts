@@ -20,3 +20,5 @@ export { RedisDispatchStore, dispatchRecordKey, dispatchIndexKey, escapeKeyPart 
 export type { RedisDispatchStoreOptions } from './dispatch-store';
 export { RedisDispatchLedger, delayedKey } from './dispatch-ledger';
 export { DEFAULT_DISPATCH_RETENTION_MS } from './dispatch-store';
+export { RedisEventLog, eventStreamKey } from './event-log';
+export type { RedisEventLogOptions } from './event-log';

@@ -3,7 +3,8 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { DependencyContainer } from 'tsyringe';
 import { PluginInvalidError } from '../../core/app/errors';
 import type { Plugin, PluginContext } from '../../core/app/plugin';
-import { DISPATCH_LEDGER, DISPATCH_STORE, SCHEMA_STORE, TRANSPORT, WORKFLOW_STORE } from '../../core/app/tokens';
+import { DISPATCH_LEDGER, DISPATCH_STORE, EVENT_LOG, SCHEMA_STORE, TRANSPORT, WORKFLOW_STORE } from '../../core/app/tokens';
+import { RedisEventLog, type RedisEventLogOptions } from './event-log';
 import { RedisWorkflowStore, type RedisWorkflowStoreOptions } from './workflow-store';
 import { RedisDispatchLedger } from './dispatch-ledger';
 import { RedisDispatchStore, type RedisDispatchStoreOptions } from './dispatch-store';
@@ -44,6 +45,8 @@ export interface RedisPluginOptions {
   readonly transport?: Omit<RedisStreamsTransportOptions, 'redis' | 'prefix'>;
   /** Dispatch store tuning: how long terminal records are kept (see {@link RedisDispatchStoreOptions}). */
   readonly dispatch?: Omit<RedisDispatchStoreOptions, 'redis' | 'prefix'>;
+  /** Event log tuning: default retention of event streams (see {@link RedisEventLogOptions}). */
+  readonly eventLog?: Omit<RedisEventLogOptions, 'redis' | 'prefix'>;
   /** Workflow store tuning: how long finished flow executions are kept (see {@link RedisWorkflowStoreOptions}). */
   readonly workflows?: Omit<RedisWorkflowStoreOptions, 'redis' | 'prefix'>;
 }
@@ -52,6 +55,7 @@ interface AppState {
   readonly transport: RedisStreamsTransport;
   readonly schemaStore: RedisSchemaStore;
   readonly dispatchStore: RedisDispatchStore;
+  readonly eventLog: RedisEventLog;
   readonly workflowStore: RedisWorkflowStore;
   /** The client the plugin created for this app; undefined when the user passed one. */
   readonly owned?: Redis;
@@ -59,8 +63,9 @@ interface AppState {
 
 /**
  * Runs an app distributed over Redis: provides `transport` ({@link RedisStreamsTransport}, Redis
- * Streams with consumer groups) and `schemaStore` ({@link RedisSchemaStore}, the wire contract's
- * `<prefix>:schemas` hash).
+ * Streams with consumer groups), `schemaStore` ({@link RedisSchemaStore}, the wire contract's
+ * `<prefix>:schemas` hash), `dispatchStore`, `dispatchLedger` and `eventLog`
+ * ({@link RedisEventLog}, `<prefix>:events:{<stream>}`).
  *
  * @remarks
  * One client per app carries the non-blocking commands of both the store and the transport; the
@@ -89,7 +94,7 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
   const apps = new WeakMap<DependencyContainer, AppState>();
   return {
     name,
-    provides: ['transport', 'schemaStore', 'dispatchStore', 'dispatchLedger', 'workflowStore'],
+    provides: ['transport', 'schemaStore', 'dispatchStore', 'dispatchLedger', 'eventLog', 'workflowStore'],
     register(container) {
       const owned = options.redis ? undefined : createClient(options);
       const client: RedisClientLike = options.redis ?? (owned as Redis);
@@ -101,12 +106,14 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
         // Weft's own messages carry one binary field, the protobuf payload (wire contract): the
         // others arrive as strings, without a Buffer each on the way.
         transport: new RedisStreamsTransport({ binaryFields: [WireField.PAYLOAD], ...options.transport, redis: client, prefix: options.prefix }),
+        eventLog: new RedisEventLog({ ...options.eventLog, redis: client, prefix: options.prefix }),
       };
       container.registerInstance(SCHEMA_STORE, state.schemaStore);
       container.registerInstance(DISPATCH_STORE, state.dispatchStore);
       container.registerInstance(TRANSPORT, state.transport);
       container.registerInstance(WORKFLOW_STORE, state.workflowStore);
       container.registerInstance(DISPATCH_LEDGER, new RedisDispatchLedger(state.transport, state.dispatchStore));
+      container.registerInstance(EVENT_LOG, state.eventLog);
       apps.set(container, state);
     },
     async init(ctx: PluginContext) {
@@ -120,6 +127,7 @@ export function redisPlugin(options: RedisPluginOptions = {}): Plugin {
         await state.schemaStore.init();
         await state.dispatchStore.init();
         await state.transport.init();
+        await state.eventLog.init();
       } catch (e) {
         await release(state);
         throw e;
@@ -146,10 +154,10 @@ function createClient(options: RedisPluginOptions): Redis {
   return client;
 }
 
-/** Closes the transport and the store (neither owns the client), then the client if we created it. */
+/** Closes the event log, the transport and the stores (none owns the client), then the client if we created it. */
 async function release(state: AppState): Promise<void> {
   const errors: unknown[] = [];
-  for (const step of [() => state.transport.close(), () => state.dispatchStore.close(), () => state.workflowStore.close(), () => state.schemaStore.close()]) {
+  for (const step of [() => state.eventLog.close(), () => state.transport.close(), () => state.dispatchStore.close(), () => state.workflowStore.close(), () => state.schemaStore.close()]) {
     try {
       await step();
     } catch (e) {

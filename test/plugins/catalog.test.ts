@@ -16,7 +16,7 @@ describe('defaultCatalog', () => {
     it('should choose the memory plugin when nothing is configured', () => {
       const plugins = pluginsFromEnv({}, defaultCatalog());
       expect(plugins.map((p) => p.name)).to.deep.equal(['memory']);
-      expect(plugins[0].provides).to.have.members(['transport', 'schemaStore', 'dispatchStore', 'workflowStore']);
+      expect(plugins[0].provides).to.have.members(['transport', 'schemaStore', 'dispatchStore', 'eventLog', 'workflowStore']);
     });
 
     it('should choose redis for WEFT_TRANSPORT=redis with REDIS_URL, and run on it', async () => {
