@@ -84,6 +84,8 @@ export interface EncodedDispatchOptions {
   readonly correlationId?: string;
   readonly deadlineMs?: number;
   readonly traceparent?: string;
+  /** Workers append step events (with the lineage index) for these items; see `SubmitOptions.events`. */
+  readonly events?: boolean;
 }
 
 /** Where a submitted task stands, as far as this client knows. */
@@ -262,7 +264,7 @@ export class Client {
           retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: options.parentItemId ?? '',
           traceparent: options.traceparent ?? newTraceparent(),
           replyTo: awaitResult ? this.replyQueue : '',
-          ...(options.events ? { events: true } : {}),
+          ...(options.events ? { events: true, lineageIndex } : {}),
         }),
       };
     });
@@ -313,6 +315,7 @@ export class Client {
           correlationId, executionId, idempotencyKey: key, stepId: step,
           retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: options.parentItemId,
           traceparent: options.traceparent ?? newTraceparent(), replyTo: options.replyTo,
+          ...(options.events ? { events: true, lineageIndex: item.lineageIndex } : {}),
         }),
       };
     });

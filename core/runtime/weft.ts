@@ -272,6 +272,7 @@ export class Weft {
     return (this.flowsApi ??= new Flows({
       ledger: this.ledger, transport: this.app.transport, schemas: this.registry,
       store: this.workflowStore(),
+      ...(this.eventLog ? { broadcast: (executionId: string, reason: string) => this.cancel(executionId, reason) } : {}),
     }));
   }
 
@@ -306,7 +307,7 @@ export class Weft {
       transport: this.app.transport, ledger: this.ledger, store, flows: flows.registry,
       logger: this.app.logger.child({ component: 'orchestrator' }),
       dispatch: (def, items, opts) => this.client.dispatchEncoded(def, items, opts),
-    }, { queue: flows.queue, ...options });
+    }, { queue: flows.queue, ...(this.eventLog ? { emit: workflowEventEmitter(this.eventLog) } : {}), ...options });
     this.orchestrators.add(orchestrator);
     return orchestrator.start();
   }

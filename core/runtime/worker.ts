@@ -172,7 +172,9 @@ class RunContext implements TaskContext {
     const env = this.env;
     await Promise.all([
       env.replyTo ? this.transport.publish(env.replyTo, [progressReply(env.executionId, env.idempotencyKey, reply)]) : undefined,
-      this.emit && env.executionId ? this.emit(env.executionId, { ...event, step: stepOf(env) }) : undefined,
+      this.emit && env.executionId
+        ? this.emit(env.executionId, { ...event, step: stepOf(env), ...(env.lineageIndex === undefined ? {} : { index: env.lineageIndex }) })
+        : undefined,
     ]);
   };
 }
@@ -271,7 +273,8 @@ export class Worker {
 
   /** Appends a step event of a message that asked for them (`events` = `1`). */
   private stepEvent(env: TaskEnvelope, event: Omit<NewWorkflowEvent, 'executionId' | 'step'>): Promise<void> | undefined {
-    return env.executionId ? this.deps.emit?.(env.executionId, { ...event, step: stepOf(env) }) : undefined;
+    if (!env.executionId) return undefined;
+    return this.deps.emit?.(env.executionId, { ...event, step: stepOf(env), ...(env.lineageIndex === undefined ? {} : { index: env.lineageIndex }) });
   }
 
   /**

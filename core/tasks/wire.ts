@@ -33,6 +33,11 @@ export const WireField = {
    * no event is written for it.
    */
   EVENTS: 'events',
+  /**
+   * The item's lineage index (its position in a fan-out), written only with `events` = `1` so
+   * that step events can name it. Absent otherwise.
+   */
+  LINEAGE_INDEX: 'lineage_index',
   /** Where the worker sends the result: a queue name. Empty when nobody waits for one. */
   REPLY_TO: 'reply_to',
 } as const;
@@ -69,6 +74,8 @@ export interface TaskEnvelope {
   readonly recovered?: boolean;
   /** The worker reports step events for it (the `events` field is `1`). */
   readonly events?: boolean;
+  /** The item's lineage index, carried with `events` (the `lineage_index` field). */
+  readonly lineageIndex?: number;
 }
 
 /** The code of {@link EnvelopeError}. */
@@ -102,6 +109,7 @@ export function toFields(e: TaskEnvelope): Fields {
     [WireField.REPLY_TO]: e.replyTo,
     ...(e.recovered ? { [WireField.RECOVERED]: '1' } : {}),
     ...(e.events ? { [WireField.EVENTS]: '1' } : {}),
+    ...(e.events && e.lineageIndex !== undefined ? { [WireField.LINEAGE_INDEX]: String(e.lineageIndex) } : {}),
   };
 }
 
@@ -149,6 +157,14 @@ export function fromFields(f: Fields): TaskEnvelope {
     stepId: text(f, WireField.STEP_ID, false),
     replyTo: text(f, WireField.REPLY_TO, false),
     ...(text(f, WireField.RECOVERED, false) === '1' ? { recovered: true } : {}),
-    ...(f[WireField.EVENTS] === undefined || text(f, WireField.EVENTS, false) !== '1' ? {} : { events: true }),
+    ...(f[WireField.EVENTS] === undefined || text(f, WireField.EVENTS, false) !== '1' ? {} : eventsOf(f)),
   };
+}
+
+/** `events` and, when the message carries it, `lineageIndex` (a malformed index is left out: it only labels events). */
+function eventsOf(f: Fields): { events: true; lineageIndex?: number } {
+  const raw = f[WireField.LINEAGE_INDEX];
+  if (raw === undefined) return { events: true };
+  const n = Number(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  return Number.isSafeInteger(n) && n >= 0 ? { events: true, lineageIndex: n } : { events: true };
 }

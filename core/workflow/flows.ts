@@ -50,6 +50,11 @@ export interface FlowsDeps {
   readonly schemas: { ensure(schema: Schema): Promise<unknown> };
   /** The flows queue. Default `weft.flows`. */
   readonly queue?: string;
+  /**
+   * Tells every worker that an execution is cancelled, so that its running steps' `ctx.signal`
+   * fires and its queued steps do not run (`app.cancel`). Absent: only the orchestrators stop it.
+   */
+  readonly broadcast?: (executionId: string, reason: string) => Promise<unknown>;
 }
 
 /**
@@ -196,10 +201,13 @@ export class Flows {
   }
 
   /**
-   * Cancels an execution: an orchestrator moves it to CANCELLED, dispatches nothing more for it, and
-   * ignores the replies still to come. Cancelling a finished execution does nothing.
+   * Cancels an execution: running steps are aborted on every machine (their `ctx.signal` fires)
+   * and queued ones are not run, when the app has an event log; an orchestrator moves the execution
+   * to CANCELLED, dispatches nothing more for it, and ignores the replies still to come. Cancelling
+   * a finished execution does nothing.
    */
   async cancel(executionId: string, reason = ''): Promise<void> {
+    await this.deps.broadcast?.(executionId, reason);
     await this.deps.transport.publish(this.queue, [cancelMessage(executionId, reason)]);
   }
 

@@ -15,8 +15,11 @@ import { repeatedElements, repeatedField } from './payload';
 import { listField, type FlowRegistry } from './register';
 import type { WorkflowState, WorkflowStore } from './store';
 
-/** The kinds of workflow events the orchestrator emits (a subset of the event log's `WorkflowEventKind`). */
-export type FlowEventKind = 'step_completed' | 'step_failed' | 'workflow_completed' | 'workflow_failed' | 'workflow_cancelled';
+/**
+ * The kinds of workflow events the orchestrator emits (a subset of the event log's
+ * `WorkflowEventKind`): the flow's end. Step events come from the workers that run the steps.
+ */
+export type FlowEventKind = 'workflow_completed' | 'workflow_failed' | 'workflow_cancelled';
 
 /** One workflow event, as `emit` receives it (the shape of `Omit<WorkflowEvent, 'id' | 'executionId'>`). */
 export interface FlowEvent {
@@ -45,7 +48,10 @@ export interface OrchestratorOptions {
   readonly blockMs?: number;
   /** A message held this long by an instance that stopped is taken over by another. Default 30 000 ms. */
   readonly visibilityTimeoutMs?: number;
-  /** Where workflow events go. Default: nowhere. */
+  /**
+   * Where workflow events go. `app.orchestrator()` defaults to the app's event log (the execution's
+   * events stream, which `app.subscribe` reads) when a plugin provides one.
+   */
   readonly emit?: FlowEventEmitter;
 }
 
@@ -285,11 +291,7 @@ export class Orchestrator {
         : { stage: at.stage, index: at.index, failure: failure!, nowMs });
       if (res.outcome === 'missing') return this.ack(d);
       current = res.state;
-      if (res.outcome === 'recorded') {
-        await this.emit(state.executionId, failure
-          ? { kind: 'step_failed', step: stage.name, index: at.index, error: { code: failure.code, message: failure.message }, atMs: nowMs }
-          : { kind: 'step_completed', step: stage.name, index: at.index, atMs: nowMs });
-      }
+      // Step events (started, progress, completed, failed) are the workers': steps go out with `events`.
       if (failure && !stage.continueOnError && res.outcome !== 'stale') {
         await this.fail(current, failure.code, failureText(failure), failure);
         return this.ack(d);
@@ -365,7 +367,7 @@ export class Orchestrator {
     const parentItemId = parentStage < 0 ? state.startKey : stepKeyOf(f.name, f.stages[parentStage]!.name, state.executionId, 0);
     const options: EncodedDispatchOptions = {
       executionId: state.executionId, pipeline: f.name, step: st.name, businessKey: state.executionId, parentItemId,
-      replyTo: this.queue, correlationId: state.executionId,
+      replyTo: this.queue, correlationId: state.executionId, events: true,
       ...(st.timeoutMs === undefined ? {} : { deadlineMs: Date.now() + st.timeoutMs }),
     };
     for (let i = 0; i < items.length; i += DISPATCH_CHUNK) {

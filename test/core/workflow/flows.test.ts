@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Weft } from '../../../core/runtime/weft';
-import { flow, FlowCancelledError, FlowFailedError, type FlowEvent } from '../../../core/workflow';
+import { flow, FlowCancelledError, FlowFailedError } from '../../../core/workflow';
+import { eventsStream, parseWorkflowEvent, type WorkflowEvent } from '../../../core/events';
 import { stepKeyOf } from '../../../core/workflow/messages';
 import { memoryPlugin } from '../../../plugins/memory';
 import { redisPlugin } from '../../../plugins/redis';
@@ -45,7 +46,6 @@ for (const backend of backends) {
   describe(`flows end to end (${backend.name})`, function () {
     this.timeout(30_000);
     let app: Weft;
-    const events: { id: string; event: FlowEvent }[] = [];
 
     before(async () => {
       app = await Weft.create({ plugins: [await backend.plugin()], config: { logLevel: 'silent' } });
@@ -53,9 +53,8 @@ for (const backend of backends) {
       app.flows.register(tolerant);
       await app.worker({ tasks: [Ingest, Enrich, MakeReport, Summarize], concurrency: 16, blockMs: 100 });
       // Two orchestrators in one app: they share the consumer group like instances in two processes.
-      const emit = async (id: string, event: FlowEvent): Promise<void> => { events.push({ id, event }); };
-      await app.orchestrator({ blockMs: 100, emit });
-      await app.orchestrator({ blockMs: 100, emit });
+      await app.orchestrator({ blockMs: 100 });
+      await app.orchestrator({ blockMs: 100 });
     });
 
     beforeEach(() => effects.reset());
@@ -89,9 +88,16 @@ for (const backend of backends) {
         expect(String(child?.envelope.parent_item_id)).to.equal(stepKeyOf(orders.name, 'flowtest.ingest', run.executionId, 0));
         expect(String(child?.envelope.reply_to)).to.equal('weft.flows');
       }
-      const kinds = events.filter((e) => e.id === run.executionId).map((e) => e.event.kind);
-      expect(kinds.filter((k) => k === 'step_completed')).to.have.length(13);
-      expect(kinds).to.include('workflow_completed');
+      // The execution's event stream: every step started and completed (the workers' events, with
+      // the fan-out's lineage indexes), then the flow's end (the orchestrator's).
+      const seen: WorkflowEvent[] = [];
+      for await (const ev of app.subscribe(run.executionId, { signal: AbortSignal.timeout(10_000) })) seen.push(ev);
+      expect(seen.filter((e) => e.kind === 'step_started')).to.have.length(13);
+      const completed = seen.filter((e) => e.kind === 'step_completed');
+      expect(completed).to.have.length(13);
+      expect(completed.filter((e) => e.step === 'flowtest.enrich').map((e) => e.index).sort((a, b) => a! - b!)).to.deep.equal([...Array(10).keys()]);
+      expect(seen.filter((e) => e.kind.startsWith('workflow_')).map((e) => e.kind)).to.deep.equal(['workflow_completed']);
+      expect(seen.at(-1)?.kind).to.equal('workflow_completed');
     });
 
     it('a duplicate start does nothing new and follows the first run', async () => {
@@ -160,8 +166,19 @@ for (const backend of backends) {
       const state = await app.flows.state(run.executionId);
       expect(state?.status).to.equal('CANCELLED');
       expect(state?.stage).to.equal(1);
-      expect(effects.runs.size).to.equal(5); // ingest + 4 enrich; no report
-      expect(events.some((e) => e.id === run.executionId && e.event.kind === 'workflow_cancelled')).to.equal(true);
+      expect(effects.runs.size).to.equal(1); // ingest only: the 4 enrich children were aborted mid-sleep, no report
+      const seen: WorkflowEvent[] = [];
+      for await (const ev of app.subscribe(run.executionId, { signal: AbortSignal.timeout(10_000) })) seen.push(ev);
+      expect(seen.at(-1)?.kind).to.equal('workflow_cancelled');
+      // The broadcast aborted the running children: they ended as cancelled, not completed. Their
+      // events may land after the flow's terminal one (which ends a subscription), so read the log.
+      seen.length = 0;
+      for (const e of await app.eventLog!.read(eventsStream(run.executionId), '0', { count: 1000 })) {
+        const ev = parseWorkflowEvent(e);
+        if (ev) seen.push(ev);
+      }
+      expect(seen.filter((e) => e.kind === 'step_failed' && e.step === 'flowtest.enrich').map((e) => e.error?.code)).to.deep.equal(Array(4).fill('WEFT_CANCELLED'));
+      expect(seen.filter((e) => e.kind === 'step_completed' && e.step === 'flowtest.enrich')).to.have.length(0);
     });
 
     it('validates the input before anything is sent', async () => {
