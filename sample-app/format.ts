@@ -26,6 +26,7 @@ export function summaryLines(report: Report): string[] {
     `revenue in EUR: ${money(report.revenueEurCents, 'EUR')}`,
     `top SKUs: ${report.topSkus.map((s, i) => `${i + 1}. ${s.sku} ${s.title} x${s.units} (${money(s.revenueEurCents, 'EUR')})`).join(', ')}`,
     `orders by country: ${[...report.ordersByCountry].map(([c, ids]) => `${c} ${ids.length}`).join(', ')}`,
+    `ingested by ${workerLabel(report.ingestedBy)}`,
     `enriched by: ${byWorker.map(([w, n]) => `pid ${w} (${n} orders)`).join(', ')}`,
     `report built by ${workerLabel(report.reportedBy)} at ${report.generatedAt.toISOString()}`,
   ];

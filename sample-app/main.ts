@@ -2,25 +2,28 @@
  * The Weft sample that `npm start` runs.
  *
  * 1. Typed messages: register a schema, round-trip an order, refuse bad data (local, no services).
- * 2. The order pipeline (sample-app/pipeline.ts): ingestion, enrichment fanned out per order,
- *    aggregation into a report, with progress lines and a final summary.
+ * 2. The order pipeline, a flow (sample-app/pipeline.ts): ingestion, enrichment fanned out per
+ *    order, aggregation into a report; progress lines from the flow's events, then a summary.
  *
- * Embedded by default: the memory plugins and a worker in this process. With `REDIS_URL` set, the
- * same program runs distributed: it spawns `SAMPLE_WORKERS` (default 2) worker processes
- * (`sample-app/worker.ts`), which attach with only `REDIS_URL` and `WEFT_PREFIX`; this process
- * only submits and awaits. Workers started with `npm run sample:worker` join in.
+ * Embedded by default: the memory plugins, a worker and an orchestrator in this process. With
+ * `REDIS_URL` set, the same program runs distributed: it spawns `SAMPLE_WORKERS` (default 2) worker
+ * processes (`sample-app/worker.ts`), which attach with only `REDIS_URL` and `WEFT_PREFIX` and run
+ * the tasks and an orchestrator each; this process only submits, starts the flow and follows its
+ * events. Workers started with `npm run sample:worker` join in.
  */
 import 'reflect-metadata';
 import { SchemaRegistry } from '../core/registry';
 import { schemaOf, ValidationError, WeftError } from '../core';
 import Redis from 'ioredis';
 import { MemorySchemaStore } from '../plugins/memory';
-import { streamKey, deadLetterKey } from '../plugins/redis';
+import { streamKey, deadLetterKey, eventStreamKey } from '../plugins/redis';
+import { eventsStream, type WorkflowEvent } from '../core/events';
+import { FLOWS_QUEUE } from '../core/workflow';
 import { Weft } from '../plugins';
 import { IngestRequest, lineItem, Order, Priority } from './messages';
 import { SAMPLE_STREAM_MAXLEN, sampleConnection, sampleLogLevel, type SampleConnection } from './config';
-import { summaryLines, workerLabel } from './format';
-import { runOrdersPipeline, type PipelineEvent } from './pipeline';
+import { summaryLines } from './format';
+import { itemLabel, ordersFlow, runOrdersPipeline } from './pipeline';
 import { spawnWorkers, type SpawnedWorker } from './spawn';
 import { EnrichOrder, PriceOrder, SAMPLE_TASKS } from './tasks';
 import { taskDefinitionOf } from '../core';
@@ -101,17 +104,22 @@ async function runSample(order: Order, connection: SampleConnection, workers: re
   const say = (line: string): void => console.log(line);
 
   if (connection.mode === 'embedded') {
-    say(`mode: embedded (memory plugins; producer and worker in this process, pid ${process.pid})`);
+    say(`mode: embedded (memory plugins; producer, worker and orchestrator in this process, pid ${process.pid})`);
   } else {
-    say(`mode: distributed over ${describe(connection)}; this process (pid ${process.pid}) only submits`);
+    say(`mode: distributed over ${describe(connection)}; this process (pid ${process.pid}) only submits and follows events`);
     say(workers.length
       ? `spawned ${workers.length} worker process${workers.length === 1 ? '' : 'es'}: ${workers.map((w) => `pid ${w.pid}`).join(', ')} (the queues hold the work until they attach)`
-      : 'spawned no worker (SAMPLE_WORKERS=0): start one with `npm run sample:worker`');
+      : 'spawned no worker (SAMPLE_WORKERS=0): start one with `npm run sample:worker` (it runs the tasks and an orchestrator)');
   }
 
   const app = await Weft.create({ plugins: connection.plugins, config: { name: 'sample', logLevel: sampleLogLevel() } });
   try {
-    if (connection.mode === 'embedded') await app.worker({ tasks: [...SAMPLE_TASKS], concurrency: 8 });
+    if (connection.mode === 'embedded') {
+      // Distributed, the worker processes do both (sample-app/worker.ts); this process runs neither.
+      app.flows.register(ordersFlow);
+      await app.worker({ tasks: [...SAMPLE_TASKS], concurrency: 8 });
+      await app.orchestrator();
+    }
 
     const guard = new Watchdog(workers);
     // One task end to end.
@@ -120,9 +128,9 @@ async function runSample(order: Order, connection: SampleConnection, workers: re
     say(`task demo.priceOrder on ${app.app.transport.name}: invoice for ${invoice.orderId}, ` +
       `${invoice.lines} lines, ${invoice.totalCents} cents (progress seen: ${JSON.stringify(handle.status().progress)})`);
 
-    // The pipeline.
+    // The pipeline: start the flow, print its events as they come.
     const request = Object.assign(new IngestRequest(), { batchId, orderCount, seed: 7 });
-    say(`pipeline orders: batch ${batchId}, ${orderCount} orders: ingest -> enrich x${orderCount} (fan-out) -> report`);
+    say(`flow ${ordersFlow.name}: batch ${batchId}, ${orderCount} orders: ingest -> enrich x${orderCount} (forEach) -> report (collect)`);
     const started = Date.now();
     const result = await guard.watch(runOrdersPipeline(app, request, {
       onEvent: (e) => {
@@ -130,10 +138,10 @@ async function runSample(order: Order, connection: SampleConnection, workers: re
         say(eventLine(e));
       },
     }));
-    say(`pipeline done in ${Date.now() - started} ms, execution ${result.executionId}`);
+    say(`flow done in ${Date.now() - started} ms, execution ${result.executionId}` +
+      (result.deduplicated ? ' (batch started before: nothing ran again, these are the first run\'s events and report)' : ''));
     for (const line of summaryLines(result.report)) say(line);
-    say(`ingested by ${workerLabel(result.batch.ingestedBy)}`);
-    if (connection.mode === 'redis') await printInspection(connection);
+    if (connection.mode === 'redis') await printInspection(connection, result.executionId);
   } finally {
     await app.close();
   }
@@ -170,21 +178,30 @@ class Watchdog {
   touch(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => console.log('... nothing has happened for 15 s: is a worker running? ' +
-      '(`REDIS_URL=... npm run sample:worker`)'), Watchdog.QUIET_MS);
+      '(`REDIS_URL=... npm run sample:worker`: it runs the tasks and an orchestrator)'), Watchdog.QUIET_MS);
     this.timer.unref();
   }
 }
 
-/** One console line per pipeline event. */
-function eventLine(e: PipelineEvent): string {
-  const who = e.step + ('index' in e && e.index !== undefined ? ` #${e.index}` : '');
+/** One console line per workflow event. */
+function eventLine(e: WorkflowEvent): string {
+  const who = itemLabel(e.step, e.index).padEnd(10);
+  const error = e.error ? `${e.error.code}: ${e.error.message}` : '';
   switch (e.kind) {
-    case 'dispatched':
-      return `  ${who.padEnd(10)} dispatched ${e.count}${e.deduplicated ? ` (${e.deduplicated} already recorded: not sent again)` : ''}`;
+    case 'step_started':
+      return `  ${who} started`;
     case 'progress':
-      return `  ${who.padEnd(10)} ${e.percent === undefined ? '    ' : `${String(e.percent).padStart(3)}%`} ${e.message ?? ''}`;
-    case 'completed':
-      return `  ${who.padEnd(10)} done ${e.message} (${workerLabel(e.worker)})`;
+      return `  ${who} ${e.percent === undefined ? '    ' : `${String(Math.round(e.percent)).padStart(3)}%`} ${e.message ?? ''}`;
+    case 'step_completed':
+      return `  ${who} done`;
+    case 'step_failed':
+      return `  ${who} failed ${error}`;
+    case 'workflow_completed':
+      return `  flow ${ordersFlow.name} completed`;
+    case 'workflow_failed':
+      return `  flow ${ordersFlow.name} failed${error ? ` ${error}` : ''}`;
+    case 'workflow_cancelled':
+      return `  flow ${ordersFlow.name} cancelled${e.error?.message ? `: ${e.error.message}` : ''}`;
   }
 }
 
@@ -195,11 +212,13 @@ function describe(c: SampleConnection): string {
 }
 
 /**
- * Tells the operator where to look in Redis: the queue streams are not deleted after a run, they
- * keep what went through (trimmed only by `MAXLEN ~`).
+ * Tells the operator where to look in Redis: the queue streams (the tasks' and the flows queue)
+ * are not deleted after a run, they keep what went through (trimmed only by `MAXLEN ~`); the
+ * execution's event stream expires a day after its last event.
  */
-async function printInspection(c: Extract<SampleConnection, { mode: 'redis' }>): Promise<void> {
-  const queues = [...new Set(SAMPLE_TASKS.map((t) => taskDefinitionOf(t).queue))];
+async function printInspection(c: Extract<SampleConnection, { mode: 'redis' }>, executionId: string): Promise<void> {
+  const queues = [...new Set([...SAMPLE_TASKS.map((t) => taskDefinitionOf(t).queue), FLOWS_QUEUE])];
+  const events = eventStreamKey(c.prefix, eventsStream(executionId));
   const redis = new Redis(c.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
   try {
@@ -207,6 +226,7 @@ async function printInspection(c: Extract<SampleConnection, { mode: 'redis' }>):
     const lengths = await Promise.all(queues.map((q) => redis.xlen(streamKey(c.prefix, q))));
     console.log(`streams kept in Redis (retention: about the newest ${SAMPLE_STREAM_MAXLEN} entries each, XADD MAXLEN ~): ` +
       queues.map((q, i) => `${streamKey(c.prefix, q)} ${lengths[i]}`).join(', '));
+    console.log(`the flow's events: ${events} ${await redis.xlen(events)} (expires 24 h after its last event)`);
   } catch (e) {
     console.log(`could not read the stream lengths (${e instanceof Error ? e.message : String(e)})`);
   } finally {
@@ -214,7 +234,8 @@ async function printInspection(c: Extract<SampleConnection, { mode: 'redis' }>):
   }
   const enrich = taskDefinitionOf(EnrichOrder).queue;
   console.log(`inspect: redis-cli -u ${c.url} XRANGE '${streamKey(c.prefix, enrich)}' - + COUNT 2 ` +
-    `(also XLEN, XINFO GROUPS; dead letters: XLEN '${deadLetterKey(c.prefix, enrich)}')`);
+    `(also XLEN, XINFO GROUPS; dead letters: XLEN '${deadLetterKey(c.prefix, enrich)}'); ` +
+    `the flow's events: XRANGE '${events}' - + COUNT 5; the flows queue: XINFO GROUPS '${streamKey(c.prefix, FLOWS_QUEUE)}'`);
 }
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {

@@ -44,8 +44,11 @@ export class Invoice {
 }
 
 /*
- * The order pipeline's messages (`npm start`): ingestion produces an OrderBatch, enrichment turns
- * each IncomingOrder into an EnrichedOrder, aggregation turns them all into a Report.
+ * The order pipeline's messages (`npm start`, the flow `orders` of sample-app/pipeline.ts):
+ * ingestion produces an OrderBatch, enrichment turns each IncomingOrder into an EnrichedOrder,
+ * aggregation turns them all into a Report. The flow passes outputs on as they are (the fan-in
+ * fills only ReportRequest.orders), so what a later step needs of an earlier one travels inside
+ * the messages: ingestion stamps a BatchRef on every order, and enrichment carries it on.
  */
 
 /** A customer's tier, nested in Customer (not registered, so it becomes `orders.Customer.Tier`). */
@@ -75,7 +78,22 @@ export class OrderLine {
   @Field(2, 'uint32') @Min(1) quantity!: number;
 }
 
-/** An order as the feed delivers it. */
+/** Which worker process handled a step. */
+@Output('orders.WorkerRef')
+export class WorkerRef {
+  @Field(1) host!: string;
+  @Field(2, 'uint32') pid!: number;
+}
+
+/** Which batch an order came in and who ingested it: stamped on every order by ingestion. */
+@Output('orders.BatchRef')
+export class BatchRef {
+  @Field(1) @IsNotEmpty() batchId!: string;
+  @Field(2, () => WorkerRef) ingestedBy!: WorkerRef;
+  @Field(3) receivedAt!: Date;
+}
+
+/** An order as the feed delivers it (ingestion adds its `batch`). */
 @Output('orders.IncomingOrder')
 export class IncomingOrder {
   @Field(1) @IsNotEmpty() id!: string;
@@ -87,22 +105,17 @@ export class IncomingOrder {
   /** Free-form labels from the shop front (`channel`, `campaign`...): a map of strings. */
   @Field(6, { map: ['string', 'string'] }) tags!: Map<string, string>;
   @Field(7, () => Priority) priority!: Priority;
+  /** Set by ingestion: the batch this order belongs to. */
+  @Field(8, () => BatchRef) batch!: BatchRef;
 }
 
-/** What the ingestion step is asked to read. */
+/** What the ingestion step is asked to read: the flow's input. */
 @Output('orders.IngestRequest')
 export class IngestRequest {
   @Field(1) @IsNotEmpty() batchId!: string;
   @Field(2, 'uint32') @Min(1) @Max(1000) orderCount!: number;
   /** Seeds the demo feed, so that a batch id always yields the same orders. */
   @Field(3, 'uint32') seed!: number;
-}
-
-/** Which worker process handled a step. */
-@Output('orders.WorkerRef')
-export class WorkerRef {
-  @Field(1) host!: string;
-  @Field(2, 'uint32') pid!: number;
 }
 
 /** What ingestion produces: the batch's orders, a repeated nested message. */
@@ -143,12 +156,17 @@ export class EnrichedOrder {
   /** The FX rate applied, EUR → currency, in millionths (1.08 → 1080000). */
   @Field(8, 'uint64') fxMicros!: bigint;
   @Field(9, () => WorkerRef) enrichedBy!: WorkerRef;
+  /** The incoming order's batch, carried on for the report. */
+  @Field(10, () => BatchRef) batch!: BatchRef;
 }
 
-/** What aggregation is asked to summarise: every enriched order of a batch. */
+/**
+ * What aggregation is asked to summarise: every enriched order of a batch, which the flow's
+ * fan-in fills in lineage order. (Field 1, a batch id, is gone: the fan-in sets only `orders`, and
+ * each order carries its batch.)
+ */
 @Output('orders.ReportRequest')
 export class ReportRequest {
-  @Field(1) @IsNotEmpty() batchId!: string;
   @Field(2, () => [EnrichedOrder]) orders!: EnrichedOrder[];
 }
 
@@ -179,4 +197,6 @@ export class Report {
   @Field(9, { map: ['string', 'uint32'] }) enrichedByWorker!: Map<string, number>;
   @Field(10, () => WorkerRef) reportedBy!: WorkerRef;
   @Field(11) generatedAt!: Date;
+  /** Who ingested the batch (from the orders' BatchRef). */
+  @Field(12, () => WorkerRef) ingestedBy!: WorkerRef;
 }

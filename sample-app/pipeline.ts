@@ -1,165 +1,150 @@
 /**
- * The order pipeline's orchestration, and nothing else: ingestion → enrichment fanned out per
- * order → aggregation into a report.
+ * The order pipeline, as a flow: ingestion → enrichment fanned out per order → aggregation into a
+ * report.
  *
  * @remarks
- * This is the one module to switch to the workflow API when it lands (`flow('orders')
- * .step(IngestOrders).fanOut(EnrichOrder).then(BuildReport)`, events by `subscribe(executionId)`).
- * Until then it drives the steps itself with `app.submit`/`app.submitMany`, the way the
- * orchestrator will: every step goes through the replay-safe dispatch layer under one execution,
- * with deterministic idempotency keys from (pipeline `orders`, step, batch id, lineage index), and
- * each enrichment records the ingestion as its parent and its order's position as its lineage
- * index. Running the same batch id again therefore dispatches nothing new: each handle follows the
- * record of the first run.
+ * {@link ordersFlow} is the whole orchestration: orchestrators (`app.orchestrator()`, in any
+ * process, any number of them) run it durably, dispatching every step through the replay-safe
+ * dispatch layer under one execution, with deterministic idempotency keys from (flow `orders`,
+ * step, execution, lineage index). The execution id comes from the business key, the batch id: a
+ * batch started again, from any process, starts nothing new (`deduplicated`) and follows the
+ * first run.
  *
- * Progress: tasks call `ctx.progress({ percent, message })`; this module polls the handles'
- * `status()` and reports what changed through `onEvent` (the workflow events will replace that).
+ * Progress comes from the execution's events (`app.subscribe(executionId)`): the workers write
+ * `step_started` / `step_completed` / `step_failed` for every item of a flow, with its lineage
+ * index, `ctx.progress(percent, message)` writes `progress`, and the orchestrator writes the
+ * flow's end. A subscriber gets every event from the first, so it may come late.
  */
 import type { Weft } from '../core';
-import { taskDefinitionOf, WeftError } from '../core';
-import type { TaskHandle } from '../core';
-import { money } from './format';
-import { EnrichedOrder, IngestRequest, OrderBatch, Report, ReportRequest, WorkerRef } from './messages';
+import { WeftError, type WorkflowEvent } from '../core';
+import { flow, FlowFailedError, type FlowStepFailure } from '../core/workflow';
+import type { IngestRequest, Report } from './messages';
 import { BuildReport, EnrichOrder, IngestOrders } from './tasks';
 
-/** The pipeline's stable name: part of every idempotency key. */
-export const PIPELINE = 'orders';
+/**
+ * The order pipeline. Steps: `ingest` (one IngestRequest → an OrderBatch), `enrich` (one run per
+ * element of `OrderBatch.orders`, lineage index = the order's position), `report` (one run whose
+ * `ReportRequest.orders` holds every enriched order, in lineage order).
+ */
+export const ordersFlow = flow('orders')
+  .step(IngestOrders, { name: 'ingest' })
+  .forEach(EnrichOrder, { over: 'orders', name: 'enrich' })
+  .collect(BuildReport, { into: 'orders', name: 'report' });
 
 /** The pipeline's steps, in order. */
 export type PipelineStep = 'ingest' | 'enrich' | 'report';
 
-/** The task of each step. */
-export const STEP_TASKS = { ingest: IngestOrders, enrich: EnrichOrder, report: BuildReport } as const;
+/** The steps that run once per element (their events' `index` is the element's position). */
+const FAN_OUT_STEPS: ReadonlySet<string> = new Set(ordersFlow.stages.filter((s) => s.kind === 'forEach').map((s) => s.name));
 
-/** What the pipeline reports while it runs. */
-export type PipelineEvent =
-  /** A step was dispatched: `count` items (more than one for the fan-out). */
-  | { readonly kind: 'dispatched'; readonly step: PipelineStep; readonly count: number; readonly deduplicated: number }
-  /** A running item called `ctx.progress({ percent, message })`. */
-  | { readonly kind: 'progress'; readonly step: PipelineStep; readonly index?: number; readonly percent?: number; readonly message?: string }
-  /** An item finished. */
-  | { readonly kind: 'completed'; readonly step: PipelineStep; readonly index?: number; readonly message: string; readonly worker?: WorkerRef };
+/** `enrich #3` for an item of the fan-out, `ingest` for a single step (whose index is always 0). */
+export function itemLabel(step: string | undefined, index: number | undefined): string {
+  return `${step ?? 'flow'}${step !== undefined && FAN_OUT_STEPS.has(step) && index !== undefined ? ` #${index}` : ''}`;
+}
 
 /** Options of {@link runOrdersPipeline}. */
 export interface RunPipelineOptions {
-  /** Called for every event, in order. */
-  readonly onEvent?: (event: PipelineEvent) => void;
-  /** How often running items are checked for progress, ms. Default 25. */
-  readonly pollMs?: number;
+  /** Called for every event of the execution, in order, from the first. */
+  readonly onEvent?: (event: WorkflowEvent) => void;
+  /** Cancels the flow when it fires (running steps are aborted); the pipeline then rejects with `WEFT_FLOW_CANCELLED`. */
+  readonly signal?: AbortSignal;
+  /** Gives up waiting after this long (the flow goes on). Default: no limit. */
+  readonly timeoutMs?: number;
 }
 
 /** What {@link runOrdersPipeline} resolves to. */
 export interface PipelineResult {
-  /** The execution every step ran under. */
+  /** The flow's execution: from the batch id, so the same batch always has the same one. */
   readonly executionId: string;
-  readonly batch: OrderBatch;
-  /** Enriched orders, in batch order (element `i` is lineage index `i`). */
-  readonly enriched: readonly EnrichedOrder[];
+  /** `true` when this batch had been started before: nothing new ran, this run followed the first one. */
+  readonly deduplicated: boolean;
   readonly report: Report;
 }
 
-/** A step failed for good (a final error, or its retries ran out): names the step, the item, the error and the dead letter. */
+/**
+ * A step failed for good (a final error, or its retries ran out) and with it the flow: names the
+ * step, the item, the error and the dead letter (from the flow's `FlowFailedError.failure`).
+ */
 export class PipelineStepError extends WeftError {
-  constructor(
-    readonly step: PipelineStep, readonly index: number | undefined, readonly remoteCode: string,
-    /** The queue whose dead letters hold the failed message. */
-    readonly queue: string, message: string, cause: unknown,
-  ) {
+  readonly step: string;
+  /** The item's position in the fan-out; `undefined` for a single step. */
+  readonly index: number | undefined;
+  /** The failed task's error code. */
+  readonly remoteCode: string;
+  /** The queue whose dead letters hold the failed message. */
+  readonly queue: string;
+  /** The dead letter's idempotency key on that queue. */
+  readonly idempotencyKey: string;
+
+  constructor(readonly executionId: string, failure: FlowStepFailure, cause: unknown) {
+    const index = FAN_OUT_STEPS.has(failure.step) ? failure.index : undefined;
+    const { queue, idempotencyKey } = failure.deadLetter;
     super('SAMPLE_PIPELINE_STEP_FAILED',
-      `step ${step}${index === undefined ? '' : ` #${index}`} failed with ${remoteCode}: ${message}. ` +
-      `Its message is in the dead letters of queue ${queue}, with the reason: app.deadLetters.list('${queue}')`, { cause });
+      `step ${itemLabel(failure.step, index)} failed with ${failure.code}: ${failure.message}. ` +
+      `Its message is in the dead letters of queue ${queue} (idempotency key ${idempotencyKey}), with the reason: ` +
+      `app.deadLetters.list('${queue}')`, { cause });
+    this.step = failure.step;
+    this.index = index;
+    this.remoteCode = failure.code;
+    this.queue = queue;
+    this.idempotencyKey = idempotencyKey;
   }
 }
 
+/** How long the events may trail the flow's result (the terminal event is written after the state). */
+const EVENTS_GRACE_MS = 2000;
+
 /**
- * Runs one batch through the pipeline and resolves to its report.
+ * Runs one batch through the pipeline: starts {@link ordersFlow} with the batch id as its business
+ * key, forwards its events to `onEvent`, and resolves to the report once the flow has ended and
+ * its events are through. Needs an orchestrator and workers for the three steps somewhere (this
+ * process or others).
+ *
+ * @throws PipelineStepError (`SAMPLE_PIPELINE_STEP_FAILED`) when a step failed for good;
+ *   FlowCancelledError (`WEFT_FLOW_CANCELLED`) when the flow was cancelled (`options.signal`, or
+ *   `app.flows.cancel` anywhere).
  *
  * @example
  * ```ts
  * const request = Object.assign(new IngestRequest(), { batchId: 'b-42', orderCount: 12, seed: 7 });
- * const { report } = await runOrdersPipeline(app, request, { onEvent: (e) => console.log(e) });
+ * const { report } = await runOrdersPipeline(app, request, { onEvent: (e) => console.log(e.kind, e.step) });
  * ```
  */
 export async function runOrdersPipeline(app: Weft, request: IngestRequest, options: RunPipelineOptions = {}): Promise<PipelineResult> {
-  const emit = options.onEvent ?? (() => undefined);
-  const watch = new ProgressWatch(emit, options.pollMs ?? 25);
+  const run = await app.flows.start(ordersFlow, request, { businessKey: request.batchId });
+  const { executionId } = run;
+  const onEvent = options.onEvent ?? (() => undefined);
+
+  // Follow the events from the first one; the subscription ends after the flow's terminal event.
+  const stop = new AbortController();
+  const following = (async () => {
+    for await (const event of app.subscribe(executionId, { signal: stop.signal })) onEvent(event);
+  })();
+  following.catch(() => undefined); // awaited below; a broken event log must not fail the pipeline
+
+  const cancel = (): void => void run.cancel(String(options.signal?.reason ?? 'cancelled')).catch(() => undefined);
+  if (options.signal?.aborted) cancel();
+  else options.signal?.addEventListener('abort', cancel, { once: true });
   try {
-    const base = { pipeline: PIPELINE, businessKey: request.batchId };
-
-    const ingest = await app.submit(IngestOrders, request, { ...base, step: 'ingest' });
-    const { executionId } = ingest;
-    const lineage = { ...base, executionId, parentItemId: ingest.idempotencyKey };
-    emit({ kind: 'dispatched', step: 'ingest', count: 1, deduplicated: ingest.deduplicated ? 1 : 0 });
-    const batch = await watch.follow(ingest, 'ingest', undefined, (b) => ({ message: `${b.orders.length} orders`, worker: b.ingestedBy }));
-
-    // Fan-out: one enrichment per order; submitMany gives item i the lineage index i.
-    const handles = await app.submitMany(EnrichOrder, batch.orders, { ...lineage, step: 'enrich' });
-    emit({ kind: 'dispatched', step: 'enrich', count: handles.length, deduplicated: handles.filter((h) => h.deduplicated).length });
-    // Fan-in: the outputs, in lineage order.
-    const enriched = await Promise.all(handles.map((h, i) => watch.follow(h, 'enrich', i,
-      (o) => ({ message: `${o.orderId} ${money(o.totalCents, o.currency)}`, worker: o.enrichedBy }))));
-
-    const reportRequest = Object.assign(new ReportRequest(), { batchId: request.batchId, orders: enriched });
-    const aggregate = await app.submit(BuildReport, reportRequest, { ...lineage, step: 'report' });
-    emit({ kind: 'dispatched', step: 'report', count: 1, deduplicated: aggregate.deduplicated ? 1 : 0 });
-    const report = await watch.follow(aggregate, 'report', undefined, (r) => ({ message: `${r.orderCount} orders`, worker: r.reportedBy }));
-
-    return { executionId, batch, enriched, report };
+    let report: Report;
+    try {
+      report = await run.result({ pollMs: 50, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+    } catch (e) {
+      if (e instanceof FlowFailedError) throw new PipelineStepError(executionId, e.failure, e);
+      throw e;
+    } finally {
+      await settle(following, EVENTS_GRACE_MS); // the terminal event, and everything before it, is through
+    }
+    return { executionId, deduplicated: run.deduplicated, report };
   } finally {
-    watch.close();
+    options.signal?.removeEventListener('abort', cancel);
+    stop.abort();
   }
 }
 
-/** Polls the handles of running items, with one timer, and reports progress that changed. */
-class ProgressWatch {
-  private readonly items = new Map<TaskHandle<unknown>, { step: PipelineStep; index?: number; last?: string }>();
-  private timer?: NodeJS.Timeout;
-
-  constructor(private readonly emit: (e: PipelineEvent) => void, private readonly pollMs: number) {}
-
-  async follow<O>(handle: TaskHandle<O>, step: PipelineStep, index: number | undefined,
-    describe: (output: O) => { message: string; worker?: WorkerRef }): Promise<O> {
-    const item = { step, ...(index === undefined ? {} : { index }) };
-    this.items.set(handle as TaskHandle<unknown>, item);
-    this.timer ??= setInterval(() => this.poll(), this.pollMs);
-    let output: O;
-    try {
-      output = await handle.result();
-    } catch (e) {
-      const { code, message } = e as { code?: unknown; message?: unknown };
-      throw new PipelineStepError(step, index, typeof code === 'string' ? code : 'UNKNOWN', taskDefinitionOf(STEP_TASKS[step]).queue, String(message), e);
-    } finally {
-      this.poll(handle as TaskHandle<unknown>);
-      this.items.delete(handle as TaskHandle<unknown>);
-    }
-    this.emit({ kind: 'completed', ...item, ...describe(output) });
-    return output;
-  }
-
-  private poll(only?: TaskHandle<unknown>): void {
-    for (const [handle, item] of only ? [[only, this.items.get(only)] as const] : this.items) {
-      if (!item) continue;
-      const progress = handle.status().progress;
-      if (progress === undefined) continue;
-      const text = JSON.stringify(progress);
-      if (text === item.last) continue;
-      item.last = text;
-      const { percent, message } = (typeof progress === 'object' && progress !== null ? progress : {}) as { percent?: unknown; message?: unknown };
-      this.emit({
-        kind: 'progress', step: item.step, ...(item.index === undefined ? {} : { index: item.index }),
-        ...(typeof percent === 'number' ? { percent } : {}),
-        message: typeof message === 'string' ? message : text,
-      });
-    }
-    if (this.items.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.items.clear();
-  }
+/** Waits for `p` (ignoring its failure), at most `ms`. */
+async function settle(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }

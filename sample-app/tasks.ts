@@ -5,9 +5,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'tsyringe';
 import { Run, Task } from '../decorators';
-import type { TaskContext } from '../core';
+import { FatalError, type TaskContext } from '../core';
 import {
-  EnrichedOrder, IncomingOrder, IngestRequest, Invoice, Order, OrderBatch, PricedLine, Report, ReportRequest, SkuStat,
+  BatchRef, EnrichedOrder, IncomingOrder, IngestRequest, Invoice, Order, OrderBatch, PricedLine, Report, ReportRequest, SkuStat,
 } from './messages';
 import { FX_RATES, FxRates, OrderFeed, ProductCatalog, thisWorker } from './services';
 
@@ -16,7 +16,7 @@ import { FX_RATES, FxRates, OrderFeed, ProductCatalog, thisWorker } from './serv
 export class PriceOrder {
   @Run()
   async run(order: Order, ctx: TaskContext): Promise<Invoice> {
-    await ctx.progress({ pricing: order.items.length });
+    await ctx.progress(50, `pricing ${order.items.length} items`);
     const totalCents = order.items.reduce((sum, item) => sum + item.totalCents, 0n);
     return Object.assign(new Invoice(), { orderId: order.id, totalCents, lines: order.items.length });
   }
@@ -30,12 +30,14 @@ export class IngestOrders {
 
   @Run()
   async run(request: IngestRequest, ctx: TaskContext): Promise<OrderBatch> {
-    await ctx.progress({ percent: 0, message: `reading batch ${request.batchId}` });
-    const orders = this.feed.read(request.batchId, request.orderCount, request.seed);
+    await ctx.progress(0, `reading batch ${request.batchId}`);
+    const batch = Object.assign(new BatchRef(), { batchId: request.batchId, ingestedBy: thisWorker(), receivedAt: new Date() });
+    // Every order carries its batch: the steps after this one see only their own order.
+    const orders = this.feed.read(request.batchId, request.orderCount, request.seed).map((o) => Object.assign(o, { batch }));
     await sleep(50, undefined, { signal: ctx.signal });
-    await ctx.progress({ percent: 100, message: `read ${orders.length} orders` });
+    await ctx.progress(100, `read ${orders.length} orders`);
     return Object.assign(new OrderBatch(), {
-      batchId: request.batchId, orders, receivedAt: new Date(), ingestedBy: thisWorker(),
+      batchId: request.batchId, orders, receivedAt: batch.receivedAt, ingestedBy: batch.ingestedBy,
     });
   }
 }
@@ -65,7 +67,7 @@ export class EnrichOrder {
         unitCents, totalCents: unitCents * BigInt(line.quantity), totalEurCents: product.priceEurCents * BigInt(line.quantity),
       });
     });
-    await ctx.progress({ percent: 50, message: `priced ${lines.length} line${lines.length === 1 ? '' : 's'}` });
+    await ctx.progress(50, `${order.id}: priced ${lines.length} line${lines.length === 1 ? '' : 's'} in ${order.currency}`);
     await sleep(30, undefined, { signal: ctx.signal });
     const linesByCategory = new Map<string, PricedLine[]>();
     for (const line of lines) linesByCategory.set(line.category, [...(linesByCategory.get(line.category) ?? []), line]);
@@ -79,6 +81,7 @@ export class EnrichOrder {
       totalEurCents: lines.reduce((s, l) => s + l.totalEurCents, 0n),
       fxMicros: rate,
       enrichedBy: thisWorker(),
+      batch: order.batch,
     });
   }
 }
@@ -86,12 +89,13 @@ export class EnrichOrder {
 /** How many SKUs the report lists. */
 export const TOP_SKUS = 5;
 
-/** Step 3, aggregation: one run over every enriched order of the batch. */
+/** Step 3, aggregation: one run over every enriched order of the batch (the flow's fan-in). */
 @Task('orders.report', { queue: 'orders.report', output: () => Report })
 export class BuildReport {
   @Run()
   async run(request: ReportRequest, ctx: TaskContext): Promise<Report> {
-    await ctx.progress({ percent: 0, message: `aggregating ${request.orders.length} orders` });
+    await ctx.progress(0, `aggregating ${request.orders.length} orders`);
+    const batch = batchOf(request.orders);
     const revenueByCurrency = new Map<string, bigint>();
     const ordersByCountry = new Map<string, string[]>();
     const enrichedByWorker = new Map<string, number>();
@@ -115,13 +119,13 @@ export class BuildReport {
         skus.set(line.sku, stat);
       }
     }
-    await ctx.progress({ percent: 50, message: `${lineCount} lines, ${skus.size} SKUs` });
+    await ctx.progress(50, `${lineCount} lines, ${skus.size} SKUs`);
     const topSkus = [...skus.values()]
       .sort((a, b) => (b.revenueEurCents > a.revenueEurCents ? 1 : b.revenueEurCents < a.revenueEurCents ? -1 : a.sku.localeCompare(b.sku)))
       .slice(0, TOP_SKUS);
-    await ctx.progress({ percent: 100, message: 'report ready' });
+    await ctx.progress(100, 'report ready');
     return Object.assign(new Report(), {
-      batchId: request.batchId,
+      batchId: batch.batchId,
       orderCount: request.orders.length, lineCount, unitCount,
       revenueByCurrency: new Map([...revenueByCurrency].sort(([a], [b]) => a.localeCompare(b))),
       revenueEurCents,
@@ -130,8 +134,20 @@ export class BuildReport {
       enrichedByWorker,
       reportedBy: thisWorker(),
       generatedAt: new Date(),
+      ingestedBy: batch.ingestedBy,
     });
   }
+}
+
+/** The one batch that every order of a report belongs to. @throws a final error for no orders or orders of several batches. */
+function batchOf(orders: readonly EnrichedOrder[]): BatchRef {
+  const batch = orders[0]?.batch;
+  const others = new Set(orders.map((o) => o.batch?.batchId));
+  if (!batch || others.size !== 1) {
+    throw new FatalError(`a report covers the orders of one batch; got ${orders.length} orders ` +
+      `of batches ${[...others].map((b) => JSON.stringify(b ?? '')).join(', ') || 'none'}`);
+  }
+  return batch;
 }
 
 /** Every task a sample worker runs. */

@@ -1,7 +1,8 @@
 /**
  * A sample worker: `npm run sample:worker`. It attaches to Redis with nothing but `REDIS_URL` (and
- * `WEFT_PREFIX`, default `weft`), runs the sample's tasks until SIGINT or SIGTERM, then finishes
- * the tasks in flight and exits 0. Start as many as you like, on any machine that reaches Redis.
+ * `WEFT_PREFIX`, default `weft`), runs the sample's tasks and an orchestrator of the `orders` flow
+ * until SIGINT or SIGTERM, then finishes the tasks in flight and exits 0. Start as many as you
+ * like, on any machine that reaches Redis: they share the tasks' queues and the flows queue.
  *
  * `npm start` spawns two of these itself (sample-app/spawn.ts); those also stop when their parent goes.
  */
@@ -10,6 +11,7 @@ import { hostname } from 'node:os';
 import { taskDefinitionOf } from '../core';
 import { Weft } from '../plugins';
 import { sampleConnection, sampleLogLevel } from './config';
+import { ordersFlow } from './pipeline';
 import { SAMPLE_TASKS } from './tasks';
 
 /** Tasks one worker process runs at once. */
@@ -32,10 +34,13 @@ async function main(): Promise<void> {
     if (process.send) process.once('disconnect', () => resolve('parent gone'));
   });
   try {
+    app.flows.register(ordersFlow); // checks the flow's edges; the orchestrator runs the flows registered
     const worker = await app.worker({ tasks: [...SAMPLE_TASKS], concurrency: SAMPLE_WORKER_CONCURRENCY });
+    await app.orchestrator();
     const where = connection.mode === 'redis' ? `${connection.url} prefix ${connection.prefix}` : connection.transport;
     const tasks = SAMPLE_TASKS.map((t) => taskDefinitionOf(t).name).join(', ');
-    console.log(`worker pid ${process.pid}@${hostname()} ready on ${where}: ${tasks} (concurrency ${SAMPLE_WORKER_CONCURRENCY})`);
+    console.log(`worker pid ${process.pid}@${hostname()} ready on ${where}: ${tasks} (concurrency ${SAMPLE_WORKER_CONCURRENCY}), ` +
+      `orchestrator of flow ${ordersFlow.name}`);
     process.send?.({ type: 'ready', pid: process.pid });
     const why = await stopped;
     stopping = app.close();

@@ -20,6 +20,10 @@ function pids(line: string | undefined): number[] {
   return [...(line ?? '').matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
 }
 
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function lineStarting(stdout: string, prefix: string): string | undefined {
   return stdout.split('\n').find((l) => l.startsWith(prefix));
 }
@@ -35,20 +39,27 @@ describe('sample-app', function () {
       expect(stdout).to.contain('placed 2026-11-25T09:30:00.250Z, note undefined');
       expect(stdout).to.contain('refused on encode [WEFT_VALIDATION_FAILED]: items[0].sku, items[0].quantity');
       expect(stdout).to.contain('refused on decode [WEFT_DECODE_ERROR]');
-      expect(stdout).to.match(/task demo\.priceOrder on memory\S*: invoice for ord-1001, 2 lines, 12597 cents \(progress seen: \{"pricing":2\}\)/);
+      expect(stdout).to.match(/task demo\.priceOrder on memory\S*: invoice for ord-1001, 2 lines, 12597 cents \(progress seen: \{"percent":50,"message":"pricing 2 items"\}\)/);
 
-      // The pipeline ran in this one process, showed progress and printed the summary.
+      // The flow ran in this one process (worker and orchestrator), its events became progress
+      // lines, and the summary came after the flow's end.
       const mainPid = pids(lineStarting(stdout, 'mode: embedded'))[0];
       expect(mainPid).to.be.a('number');
+      expect(stdout).to.contain('flow orders: batch ');
+      expect(stdout).to.match(/^ {2}ingest +started$/m);
       expect(stdout).to.match(/ingest +0% reading batch/);
-      expect(stdout).to.match(/enrich +dispatched 8/);
-      expect(stdout).to.match(/enrich #7 +done /);
+      expect(stdout).to.match(/^ {2}enrich #7 +started$/m);
+      expect(stdout).to.match(/enrich #7 +50% \S+-008: priced \d lines? in [A-Z]{3}$/m);
+      expect(stdout).to.match(/^ {2}enrich #7 +done$/m);
       expect(stdout).to.match(/report +100% report ready/);
+      expect(stdout.indexOf('  flow orders completed')).to.be.greaterThan(stdout.indexOf('  report     done'));
+      expect(stdout.indexOf('== report for batch')).to.be.greaterThan(stdout.indexOf('  flow orders completed'));
       expect(stdout).to.match(/^orders: 8, lines: \d+, units: \d+$/m);
       expect(stdout).to.match(/^revenue by currency: [A-Z]{3} [\d,]+\.\d\d/m);
       expect(stdout).to.match(/^top SKUs: 1\. \S+ /m);
       expect(stdout).to.match(/^orders by country: [A-Z]{2} \d/m);
       expect(pids(lineStarting(stdout, 'enriched by:'))).to.deep.equal([mainPid]);
+      expect(pids(lineStarting(stdout, 'ingested by'))).to.deep.equal([mainPid]);
       expect(stdout).to.contain('(8 orders)');
     });
   });
@@ -77,7 +88,9 @@ describe('sample-app', function () {
       expect(spawned).to.have.length(2);
       expect(spawned).not.to.include(mainPid);
 
-      // Every step ran in a spawned worker, none in this process.
+      // Every step ran in a spawned worker, none in this process; this one printed the flow's events.
+      expect(stdout).to.match(/^ {2}enrich #5 +done$/m);
+      expect(stdout).to.contain('  flow orders completed');
       const enrichers = pids(lineStarting(stdout, 'enriched by:'));
       expect(enrichers.length).to.be.within(1, 2);
       for (const pid of enrichers) expect(spawned).to.include(pid);
@@ -99,6 +112,20 @@ describe('sample-app', function () {
       const groups = (await redis.xinfo('GROUPS', enrichStream)) as unknown[][];
       const pending = Number(groups[0]![groups[0]!.indexOf('pending') + 1]);
       expect(pending).to.equal(0);
+
+      // The orchestrators were the workers' (this process ran none), and left nothing pending.
+      const flowsStream = `${prefix}:{weft.flows}:stream`;
+      expect(stdout).to.match(new RegExp(`${escape(flowsStream)} \\d+`));
+      const orchestrators = (await redis.xinfo('CONSUMERS', flowsStream, 'orchestrators')) as unknown[][];
+      expect(orchestrators.length).to.be.within(1, 2);
+      for (const c of orchestrators) expect(spawned).to.include(Number(String(c[c.indexOf('name') + 1]).split('-').at(-2)));
+      const flowGroups = (await redis.xinfo('GROUPS', flowsStream)) as unknown[][];
+      expect(Number(flowGroups[0]![flowGroups[0]!.indexOf('pending') + 1])).to.equal(0);
+      // The flow's event stream is named, and kept.
+      const executionId = /execution ([0-9a-f]+)/.exec(stdout)?.[1];
+      const eventsKey = `${prefix}:events:{events.${executionId}}`;
+      expect(stdout).to.contain(`XRANGE '${eventsKey}'`);
+      expect(await redis.xlen(eventsKey)).to.be.greaterThan(6 * 2);
     });
   });
 
