@@ -1,11 +1,10 @@
-import type Redis from 'ioredis';
-import type { Cluster } from 'ioredis';
 import type { Fields } from '../../core/runtime/transport';
 import type { EventAppendOptions, EventLog, LoggedEvent } from '../../core/events/event-log';
 import type { AbortableReadOptions } from '../../core/events/abortable';
 import {
   checkAppend, checkRead, DEFAULT_EVENT_MAX_LEN, EventLogArgumentError, EventLogClosedError, EventLogError,
 } from '../../core/events/errors';
+import { BlockerPool } from './blocker-pool';
 import { clientFor, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 import { DEFAULT_PREFIX } from './schema-store';
 
@@ -65,8 +64,7 @@ export class RedisEventLog implements EventLog {
   readonly client: RedisClientLike;
   private readonly owned: boolean;
   private readonly defaultMaxLen: number;
-  private readonly idle: RedisClientLike[] = [];
-  private readonly blockers = new Set<RedisClientLike>();
+  private readonly blockers: BlockerPool;
   private closed = false;
 
   constructor(options: RedisEventLogOptions = {}) {
@@ -77,6 +75,7 @@ export class RedisEventLog implements EventLog {
     this.defaultMaxLen = max;
     ({ client: this.client, owned: this.owned } = clientFor(options.redis));
     if (this.owned) this.client.on('error', () => { /* surfaced by the failing command */ });
+    this.blockers = new BlockerPool(this.client, MAX_IDLE_BLOCKERS);
   }
 
   /** The Redis key of a logical stream. */
@@ -131,13 +130,12 @@ export class RedisEventLog implements EventLog {
     }
     const signal = options?.signal;
     if (signal?.aborted) return [];
-    const conn = this.acquire();
+    const conn = this.blockers.acquire();
     let aborted = false;
     const onAbort = (): void => {
       // A blocked XREAD cannot be taken back: drop the connection instead.
       aborted = true;
-      this.blockers.delete(conn);
-      conn.disconnect();
+      this.blockers.discard(conn);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -147,7 +145,7 @@ export class RedisEventLog implements EventLog {
       throw new EventLogError(`redis event log: blocking read of ${stream} failed: ${errorText(e)}`, { cause: e });
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      if (!aborted) this.release(conn);
+      if (!aborted) this.blockers.release(conn);
     }
   }
 
@@ -158,28 +156,8 @@ export class RedisEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const b of this.blockers) b.disconnect();
-    this.blockers.clear();
-    this.idle.length = 0;
+    this.blockers.close();
     if (this.owned) await quitClient(this.client);
-  }
-
-  private acquire(): RedisClientLike {
-    const idle = this.idle.pop();
-    if (idle) return idle;
-    const c: RedisClientLike = this.client.isCluster ? (this.client as Cluster).duplicate() : (this.client as Redis).duplicate();
-    c.on('error', () => { /* surfaced by the failing command */ });
-    this.blockers.add(c);
-    return c;
-  }
-
-  private release(c: RedisClientLike): void {
-    if (this.closed || this.idle.length >= MAX_IDLE_BLOCKERS || c.status === 'end') {
-      this.blockers.delete(c);
-      c.disconnect();
-      return;
-    }
-    this.idle.push(c);
   }
 
   private assertOpen(): void {

@@ -1,5 +1,3 @@
-import type Redis from 'ioredis';
-import type { Cluster } from 'ioredis';
 import {
   TransportError,
   type ConsumeOptions,
@@ -15,6 +13,7 @@ import {
 import { DEFAULT_PREFIX } from './schema-store';
 import { clientFor, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 import { deadLetterKey, keySlot, streamKey } from './streams-keys';
+import { BlockerPool } from './blocker-pool';
 import { EncodedCommand, RespWriter } from './resp';
 import { ACK_FOLLOW, PUBLISH, READ_PACKED, RECLAIM, TOUCH, type LuaScript } from './streams-scripts';
 
@@ -323,8 +322,7 @@ export class RedisStreamsTransport implements Transport {
   private readonly handEncoded: boolean;
   private readonly allBinary: boolean;
   private readonly binary: ReadonlySet<string>;
-  private readonly idleBlockers: RedisClientLike[] = [];
-  private readonly blockers = new Set<RedisClientLike>();
+  private readonly blockers: BlockerPool;
   private readonly reclaimCursors = new Map<string, string>();
   /** Consumers whose last read was full: their next read is packed and non-blocking. */
   private readonly backlogged = new Set<string>();
@@ -344,6 +342,7 @@ export class RedisStreamsTransport implements Transport {
     ({ client: this.client, owned: this.owned } = clientFor(options.redis));
     this.handEncoded = !(this.client.options as { keyPrefix?: string }).keyPrefix;
     if (this.owned) this.client.on('error', () => { /* surfaced by the failing command */ });
+    this.blockers = new BlockerPool(this.client, MAX_IDLE_BLOCKERS);
   }
 
   /** The keys of a queue: its stream and its dead-letter stream. */
@@ -377,9 +376,7 @@ export class RedisStreamsTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const b of this.blockers) b.disconnect();
-    this.blockers.clear();
-    this.idleBlockers.length = 0;
+    this.blockers.close();
     if (this.owned) await quitClient(this.client);
   }
 
@@ -439,7 +436,7 @@ export class RedisStreamsTransport implements Transport {
     }
     // Here blockMs > 0 (a non-blocking read returned above): a blocking read takes a connection of its own.
     const args = ['GROUP', options.group, options.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, '>'];
-    const conn = this.acquireBlocker();
+    const conn = this.blockers.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -465,7 +462,7 @@ export class RedisStreamsTransport implements Transport {
         }
       }
     } finally {
-      this.releaseBlocker(conn);
+      this.blockers.release(conn);
     }
   }
 
@@ -875,23 +872,6 @@ export class RedisStreamsTransport implements Transport {
     }
   }
 
-  private acquireBlocker(): RedisClientLike {
-    const idle = this.idleBlockers.pop();
-    if (idle) return idle;
-    const c: RedisClientLike = this.client.isCluster ? (this.client as Cluster).duplicate() : (this.client as Redis).duplicate();
-    c.on('error', () => { /* surfaced by the failing command */ });
-    this.blockers.add(c);
-    return c;
-  }
-
-  private releaseBlocker(c: RedisClientLike): void {
-    if (this.closed || this.idleBlockers.length >= MAX_IDLE_BLOCKERS || c.status === 'end') {
-      this.blockers.delete(c);
-      c.disconnect();
-      return;
-    }
-    this.idleBlockers.push(c);
-  }
 
   /** A non-blocking packed read ({@link READ_PACKED}), creating the group on demand. */
   private async readPacked(

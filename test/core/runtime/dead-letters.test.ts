@@ -1,11 +1,8 @@
 import { expect } from 'chai';
 import { Weft } from '../../../core/runtime/weft';
 import { DEAD_LETTER_NOT_FOUND, DeadLetterSummary } from '../../../core/runtime/dead-letters';
-import type { Plugin } from '../../../core/app/plugin';
 import type { Fields, Transport } from '../../../core/runtime/transport';
-import { memoryPlugin } from '../../../plugins/memory';
-import { redisPlugin } from '../../../plugins/redis';
-import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
+import { appBackends, type Backend } from '../../helpers/backends';
 import { Channel, LineItem, Order, Priority } from '../../fixtures/shop';
 import { dl, PlaceOrder } from './fixtures/dead-letter-tasks';
 
@@ -46,29 +43,7 @@ async function peek(t: Transport, queue: string, id: string): Promise<Fields> {
   }
 }
 
-interface Backend {
-  readonly name: string;
-  plugin(): Promise<Plugin>;
-  cleanup(): Promise<void>;
-}
-
-const redisPrefix = uniquePrefix('dead-letters');
-const backends: Backend[] = [
-  { name: 'memory', plugin: async () => memoryPlugin(), cleanup: async () => undefined },
-  {
-    name: 'redis',
-    plugin: async () => {
-      const probe = await connectTestRedis(); // fails with one line when Redis is missing
-      probe.disconnect();
-      return redisPlugin({ url: REDIS_URL, prefix: redisPrefix });
-    },
-    cleanup: async () => {
-      const c = await connectTestRedis();
-      await deletePrefix(c, redisPrefix);
-      c.disconnect();
-    },
-  },
-];
+const backends: Backend[] = appBackends('dead-letters');
 
 for (const b of backends) {
   describe(`DeadLetters (${b.name})`, function () {

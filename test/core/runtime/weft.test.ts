@@ -4,36 +4,13 @@ import { RemoteTaskError } from '../../../core/runtime/errors';
 import { ValidationError } from '../../../core/errors';
 import { schemaOf } from '../../../core/schema/schema';
 import { toFields, TaskEnvelope } from '../../../core/tasks/wire';
-import { memoryPlugin } from '../../../plugins/memory';
-import { redisPlugin } from '../../../plugins/redis';
-import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
-import type { Plugin } from '../../../core/app/plugin';
+import { appBackends, type Backend } from '../../helpers/backends';
 import { ModuleTaskResolver } from '../../../core/tasks/resolver';
 import { DoubleTask, NumberIn, NumberOut } from './fixtures/tasks';
 
 const input = (value: bigint, label = 'x', sleepMs = 0): NumberIn => Object.assign(new NumberIn(), { value, label, sleepMs });
 
-interface Backend { name: string; plugin(): Promise<Plugin>; cleanup(): Promise<void> }
-
-const backends: Backend[] = [
-  { name: 'memory', plugin: async () => memoryPlugin(), cleanup: async () => undefined },
-  (() => {
-    const prefix = uniquePrefix('runtime');
-    return {
-      name: 'redis',
-      plugin: async () => {
-        const probe = await connectTestRedis(); // fails with one line when Redis is missing
-        probe.disconnect();
-        return redisPlugin({ url: REDIS_URL, prefix });
-      },
-      cleanup: async () => {
-        const c = await connectTestRedis();
-        await deletePrefix(c, prefix);
-        c.disconnect();
-      },
-    };
-  })(),
-];
+const backends: Backend[] = appBackends('runtime');
 
 for (const backend of backends) {
   describe(`Weft (${backend.name})`, () => {

@@ -3,10 +3,7 @@ import { Weft } from '../../../core/runtime/weft';
 import { flow, FlowCancelledError, FlowFailedError } from '../../../core/workflow';
 import { eventsStream, parseWorkflowEvent, type WorkflowEvent } from '../../../core/events';
 import { stepKeyOf } from '../../../core/workflow/messages';
-import { memoryPlugin } from '../../../plugins/memory';
-import { redisPlugin } from '../../../plugins/redis';
-import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
-import type { Plugin } from '../../../core/app/plugin';
+import { appBackends, type Backend } from '../../helpers/backends';
 import { effects, Enrich, Ingest, IngestIn, MakeReport, Summarize } from './fixtures/flow-tasks';
 
 const orders = flow('flowtest.orders')
@@ -22,25 +19,7 @@ const tolerant = flow('flowtest.tolerant')
 
 const request = (count: number, extra: Partial<IngestIn> = {}): IngestIn => Object.assign(new IngestIn(), { count, ...extra });
 
-interface Backend { name: string; plugin(): Promise<Plugin>; cleanup(): Promise<void> }
-
-const redisPrefix = uniquePrefix('flows');
-const backends: Backend[] = [
-  { name: 'memory', plugin: async () => memoryPlugin(), cleanup: async () => undefined },
-  {
-    name: 'redis',
-    plugin: async () => {
-      const probe = await connectTestRedis();
-      probe.disconnect();
-      return redisPlugin({ url: REDIS_URL, prefix: redisPrefix });
-    },
-    cleanup: async () => {
-      const c = await connectTestRedis();
-      await deletePrefix(c, redisPrefix);
-      c.disconnect();
-    },
-  },
-];
+const backends: Backend[] = appBackends('flows');
 
 for (const backend of backends) {
   describe(`flows end to end (${backend.name})`, function () {
