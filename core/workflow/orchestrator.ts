@@ -55,6 +55,11 @@ export interface OrchestratorOptions {
   readonly emit?: FlowEventEmitter;
 }
 
+/** The state an execution's previous reply in a batch left (so the next one need not read it again). */
+interface StateMemo {
+  state?: WorkflowState;
+}
+
 /** What an orchestrator needs; `app.orchestrator()` provides it. */
 export interface OrchestratorDeps {
   readonly transport: Transport;
@@ -177,7 +182,12 @@ export class Orchestrator {
       .catch((err: unknown) => this.deps.logger.warn({ err }, 'heartbeat failed'));
   }
 
-  /** Handles a batch: messages of one execution in order, executions in parallel. */
+  /**
+   * Handles a batch: messages of one execution in order, executions in parallel. The messages
+   * handled are acked together at the end (one call); a message whose handling failed stays
+   * pending and is redone later (handling is idempotent). Replies of one execution in a row reuse
+   * the state the previous one left, so a fan-in costs one store call per reply.
+   */
   private async handleBatch(batch: readonly Delivery[]): Promise<void> {
     const byExecution = new Map<string, Delivery[]>();
     for (const d of batch) {
@@ -187,37 +197,52 @@ export class Orchestrator {
       if (list) list.push(d);
       else byExecution.set(id, [d]);
     }
+    const handled: string[] = [];
     await Promise.all([...byExecution.values()].map(async (list) => {
+      const memo: StateMemo = {};
       for (const d of list) {
         try {
-          await this.handle(d);
+          if (await this.handle(d, memo)) handled.push(d.id);
         } catch (err) {
+          memo.state = undefined;
           // The message stays pending: this instance's reclaim, or another's, redoes it later.
           this.deps.logger.warn({ err, messageId: d.id }, 'handling a flow message failed; it will be redelivered');
-        } finally {
-          this.inFlight.delete(d.id);
         }
       }
     }));
+    try {
+      if (handled.length > 0) await this.deps.transport.ack(this.queue, this.group, handled);
+    } catch (err) {
+      // Not acked: redelivered later and handled again, which changes nothing.
+      this.deps.logger.warn({ err, count: handled.length }, 'acking flow messages failed; they will be redelivered');
+    } finally {
+      for (const d of batch) this.inFlight.delete(d.id);
+    }
   }
 
-  private ack(d: Delivery): Promise<void> {
-    return this.deps.transport.ack(this.queue, this.group, [d.id]);
-  }
-
-  private async handle(d: Delivery): Promise<void> {
+  /** Handles one message; `true` when it is to be acked, `false` when it was acked (or dead-lettered) already. */
+  private async handle(d: Delivery, memo: StateMemo): Promise<boolean> {
     const op = text(d.fields, FlowField.OP);
-    if (op === 'start') return this.onStart(d);
-    if (op === 'cancel') return this.onCancel(d);
+    if (op === 'start') {
+      memo.state = undefined;
+      await this.onStart(d);
+      return false;
+    }
+    if (op === 'cancel') {
+      memo.state = undefined;
+      await this.onCancel(d);
+      return true;
+    }
     const reply = parseReply(d.fields);
     if (!reply) {
       this.deps.logger.warn({ messageId: d.id }, 'not a flow message; dead-lettered');
       await this.deps.transport.deadLetter(this.queue, this.group, d, {
         code: 'WEFT_FLOW_MESSAGE_INVALID', message: 'the flows queue carries start, cancel and reply messages only',
       });
-      return;
+      return false;
     }
-    return this.onReply(d, reply);
+    await this.onReply(reply, memo);
+    return true;
   }
 
   private async onStart(d: Delivery): Promise<void> {
@@ -259,12 +284,14 @@ export class Orchestrator {
       }
       state = res.current;
     }
-    await this.ack(d);
   }
 
-  private async onReply(d: Delivery, reply: Reply): Promise<void> {
-    const state = await this.deps.store.get(reply.executionId);
-    if (!state || state.status !== 'RUNNING' || reply.kind === 'progress') return this.ack(d);
+  /** Records a step's reply and moves the execution on; `memo` carries its state from one reply to the next. */
+  private async onReply(reply: Reply, memo: StateMemo): Promise<void> {
+    if (reply.kind === 'progress') return;
+    const state = memo.state?.executionId === reply.executionId ? memo.state : await this.deps.store.get(reply.executionId);
+    memo.state = undefined;
+    if (!state || state.status !== 'RUNNING') return;
     const f = this.deps.flows.get(state.flow);
     if (!f) {
       this.deps.logger.error({ flow: state.flow, executionId: state.executionId }, 'reply for a flow this orchestrator does not know; left for another');
@@ -273,7 +300,7 @@ export class Orchestrator {
     const at = this.locate(f, state, reply.idempotencyKey);
     if (!at) {
       this.deps.logger.debug({ executionId: state.executionId, key: reply.idempotencyKey }, 'reply of no item of this execution; ignored');
-      return this.ack(d);
+      return;
     }
     const stage = f.stages[at.stage]!;
     let current: WorkflowState = state;
@@ -289,18 +316,23 @@ export class Orchestrator {
       const res = await this.deps.store.record(state.executionId, reply.kind === 'result'
         ? { stage: at.stage, index: at.index, output: { bytes: reply.payload, schemaId: reply.schemaId }, nowMs }
         : { stage: at.stage, index: at.index, failure: failure!, nowMs });
-      if (res.outcome === 'missing') return this.ack(d);
+      if (res.outcome === 'missing') return;
       current = res.state;
       // Step events (started, progress, completed, failed) are the workers': steps go out with `events`.
       if (failure && !stage.continueOnError && res.outcome !== 'stale') {
         await this.fail(current, failure.code, failureText(failure), failure);
-        return this.ack(d);
+        return;
       }
     }
     // A reply of an earlier stage may be the redelivery of one whose stage change was not followed
     // by its dispatch (the instance died in between): make sure the current stage is dispatched.
-    await this.drive(f, current, at.stage < current.stage);
-    await this.ack(d);
+    const ensure = at.stage < current.stage;
+    if (!ensure && current.status === 'RUNNING' && current.recorded < (current.sizes[current.stage] ?? 0)) {
+      // The stage is still incomplete: nothing to drive, and the next reply may start from this state.
+      memo.state = current;
+      return;
+    }
+    await this.drive(f, current, ensure);
   }
 
   /**
