@@ -109,6 +109,33 @@ export function workflowStoreConformance(name: string, factory: WorkflowStoreFac
       assert.deepEqual(outputs.map((o) => o?.bytes.toString()), Array.from({ length: 20 }, (_, i) => `c${i}`));
     });
 
+    it('recordMany records in order, once per index, and reports each entry', async () => {
+      const init = fresh();
+      const id = init.executionId;
+      const { state } = await store.create(init);
+      await store.update(id, state.version, { stage: 1, size: 4, nowMs: 3000 });
+      const a = await store.recordMany(id, [
+        { stage: 1, index: 0, output: out('a0'), nowMs: 3001 },
+        { stage: 1, index: 1, failure: failure(1), nowMs: 3001 },
+        { stage: 1, index: 0, output: out('again'), nowMs: 3001 }, // the same index twice in one call
+        { stage: 0, index: 0, output: out('old'), nowMs: 3001 }, // an earlier stage
+      ]);
+      assert.deepEqual(a.kinds, ['recorded', 'recorded', 'duplicate', 'stale']);
+      assert.equal(a.state?.recorded, 2);
+      assert.deepEqual(a.state?.failures, [failure(1)]);
+      const b = await store.recordMany(id, [
+        { stage: 1, index: 1, output: out('late'), nowMs: 3002 },
+        { stage: 1, index: 2, output: out('a2'), nowMs: 3002 },
+        { stage: 1, index: 3, output: out('a3'), nowMs: 3002 },
+      ]);
+      assert.deepEqual(b.kinds, ['duplicate', 'recorded', 'recorded']);
+      assert.equal(b.state?.recorded, 4);
+      assert.equal((await store.get(id))?.version, b.state?.version);
+      assert.deepEqual((await store.outputs(id, 1, 4)).map((o) => o?.bytes.toString()), ['a0', undefined, 'a2', 'a3']);
+      const none = await store.recordMany('no-such-execution', [{ stage: 0, index: 0, output: out('x'), nowMs: 1 }]);
+      assert.deepEqual(none, { kinds: ['missing'], state: undefined });
+    });
+
     it('a failure counts as an outcome, leaves no output, and is listed', async () => {
       const init = fresh();
       const id = init.executionId;

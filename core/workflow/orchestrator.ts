@@ -13,7 +13,7 @@ import type { FlowStepFailure } from './errors';
 import { FLOWS_QUEUE, FlowField, ORCHESTRATOR_GROUP, START_STEP, stepKeyOf, text } from './messages';
 import { repeatedElements, repeatedField } from './payload';
 import { listField, type FlowRegistry } from './register';
-import type { WorkflowState, WorkflowStore } from './store';
+import type { WorkflowRecord, WorkflowState, WorkflowStore } from './store';
 
 /**
  * The kinds of workflow events the orchestrator emits (a subset of the event log's
@@ -53,6 +53,12 @@ export interface OrchestratorOptions {
    * events stream, which `app.subscribe` reads) when a plugin provides one.
    */
   readonly emit?: FlowEventEmitter;
+}
+
+/** The reply a message of the flows queue is, if it is one (not a start or cancel message, and well formed). */
+function replyOf(d: Delivery): Reply | undefined {
+  if (text(d.fields, FlowField.OP) !== '') return undefined;
+  return parseReply(d.fields) ?? undefined;
 }
 
 /** The state an execution's previous reply in a batch left (so the next one need not read it again). */
@@ -200,13 +206,23 @@ export class Orchestrator {
     const handled: string[] = [];
     await Promise.all([...byExecution.values()].map(async (list) => {
       const memo: StateMemo = {};
-      for (const d of list) {
+      for (let i = 0; i < list.length;) {
+        // Replies in a row are recorded together (one store call); other messages one by one.
+        const run: Delivery[] = [];
+        const replies: Reply[] = [];
+        for (let r: Reply | undefined; i < list.length && (r = replyOf(list[i]!)); i++) {
+          run.push(list[i]!);
+          replies.push(r);
+        }
+        if (run.length === 0) run.push(list[i++]!);
         try {
-          if (await this.handle(d, memo)) handled.push(d.id);
+          if (replies.length > 0) await this.onReplies(replies, memo);
+          else if (!(await this.handle(run[0]!, memo))) continue;
+          for (const d of run) handled.push(d.id);
         } catch (err) {
           memo.state = undefined;
-          // The message stays pending: this instance's reclaim, or another's, redoes it later.
-          this.deps.logger.warn({ err, messageId: d.id }, 'handling a flow message failed; it will be redelivered');
+          // The messages stay pending: this instance's reclaim, or another's, redoes them later.
+          this.deps.logger.warn({ err, messageIds: run.map((d) => d.id) }, 'handling flow messages failed; they will be redelivered');
         }
       }
     }));
@@ -241,7 +257,7 @@ export class Orchestrator {
       });
       return false;
     }
-    await this.onReply(reply, memo);
+    await this.onReplies([reply], memo);
     return true;
   }
 
@@ -286,10 +302,17 @@ export class Orchestrator {
     }
   }
 
-  /** Records a step's reply and moves the execution on; `memo` carries its state from one reply to the next. */
-  private async onReply(reply: Reply, memo: StateMemo): Promise<void> {
-    if (reply.kind === 'progress') return;
-    const state = memo.state?.executionId === reply.executionId ? memo.state : await this.deps.store.get(reply.executionId);
+  /**
+   * Records replies of one execution (in one store call) and moves it on; `memo` carries its state
+   * from one call to the next. A reply of an earlier stage may be the redelivery of one whose stage
+   * change was not followed by its dispatch (the instance died in between): the current stage is
+   * then dispatched again, which the ledger turns into a no-op for what was sent.
+   */
+  private async onReplies(all: readonly Reply[], memo: StateMemo): Promise<void> {
+    const replies = all.filter((r) => r.kind !== 'progress');
+    const first = replies[0];
+    if (!first) return;
+    const state = memo.state?.executionId === first.executionId ? memo.state : await this.deps.store.get(first.executionId);
     memo.state = undefined;
     if (!state || state.status !== 'RUNNING') return;
     const f = this.deps.flows.get(state.flow);
@@ -297,38 +320,46 @@ export class Orchestrator {
       this.deps.logger.error({ flow: state.flow, executionId: state.executionId }, 'reply for a flow this orchestrator does not know; left for another');
       throw new Error(`flow ${state.flow} is not registered here`);
     }
-    const at = this.locate(f, state, reply.idempotencyKey);
-    if (!at) {
-      this.deps.logger.debug({ executionId: state.executionId, key: reply.idempotencyKey }, 'reply of no item of this execution; ignored');
-      return;
-    }
-    const stage = f.stages[at.stage]!;
-    let current: WorkflowState = state;
-    let failure: FlowStepFailure | undefined;
-    if (at.stage === state.stage) {
-      const nowMs = Date.now();
-      if (reply.kind === 'error') {
-        failure = {
+    const stage = f.stages[state.stage]!;
+    const entries: WorkflowRecord[] = [];
+    const failures: (FlowStepFailure | undefined)[] = [];
+    let earliest = state.stage;
+    const nowMs = Date.now();
+    for (const reply of replies) {
+      const at = this.locate(f, state, reply.idempotencyKey);
+      if (!at) {
+        this.deps.logger.debug({ executionId: state.executionId, key: reply.idempotencyKey }, 'reply of no item of this execution; ignored');
+        continue;
+      }
+      earliest = Math.min(earliest, at.stage);
+      if (at.stage !== state.stage) continue;
+      if (reply.kind === 'result') {
+        entries.push({ stage: at.stage, index: at.index, output: { bytes: reply.payload, schemaId: reply.schemaId }, nowMs });
+        failures.push(undefined);
+      } else {
+        const failure: FlowStepFailure = {
           step: stage.name, stage: at.stage, index: at.index, code: reply.code, message: reply.message,
           deadLetter: { queue: stage.def.queue, idempotencyKey: reply.idempotencyKey }, continued: stage.continueOnError,
         };
+        entries.push({ stage: at.stage, index: at.index, failure, nowMs });
+        failures.push(failure);
       }
-      const res = await this.deps.store.record(state.executionId, reply.kind === 'result'
-        ? { stage: at.stage, index: at.index, output: { bytes: reply.payload, schemaId: reply.schemaId }, nowMs }
-        : { stage: at.stage, index: at.index, failure: failure!, nowMs });
-      if (res.outcome === 'missing') return;
+    }
+    let current: WorkflowState = state;
+    if (entries.length > 0) {
+      const res = await this.deps.store.recordMany(state.executionId, entries);
+      if (!res.state) return;
       current = res.state;
       // Step events (started, progress, completed, failed) are the workers': steps go out with `events`.
-      if (failure && !stage.continueOnError && res.outcome !== 'stale') {
-        await this.fail(current, failure.code, failureText(failure), failure);
+      const fatal = stage.continueOnError ? undefined : failures.find((x, k) => x && res.kinds[k] !== 'stale');
+      if (fatal) {
+        await this.fail(current, fatal.code, failureText(fatal), fatal);
         return;
       }
     }
-    // A reply of an earlier stage may be the redelivery of one whose stage change was not followed
-    // by its dispatch (the instance died in between): make sure the current stage is dispatched.
-    const ensure = at.stage < current.stage;
+    const ensure = earliest < current.stage;
     if (!ensure && current.status === 'RUNNING' && current.recorded < (current.sizes[current.stage] ?? 0)) {
-      // The stage is still incomplete: nothing to drive, and the next reply may start from this state.
+      // The stage is still incomplete: nothing to drive, and the next replies may start from this state.
       memo.state = current;
       return;
     }

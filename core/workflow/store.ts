@@ -94,6 +94,19 @@ export type RecordOutcome =
   | { readonly outcome: 'recorded' | 'duplicate' | 'stale'; readonly state: WorkflowState }
   | { readonly outcome: 'missing' };
 
+/** What {@link WorkflowStore.recordMany} did: per entry, and the state after all of them. */
+export interface RecordManyOutcome {
+  readonly kinds: readonly ('recorded' | 'duplicate' | 'stale' | 'missing')[];
+  readonly state: WorkflowState | undefined;
+}
+
+/** {@link WorkflowStore.record} through {@link WorkflowStore.recordMany}, for implementations that write both the same way. */
+export async function recordOne(store: Pick<WorkflowStore, 'recordMany'>, executionId: string, entry: WorkflowRecord): Promise<RecordOutcome> {
+  const { kinds, state } = await store.recordMany(executionId, [entry]);
+  const kind = kinds[0]!;
+  return kind === 'missing' || !state ? { outcome: 'missing' } : { outcome: kind, state };
+}
+
 /** A change of {@link WorkflowStore.update}. */
 export interface WorkflowChange {
   /** Moves to this stage (`recorded` restarts at 0) with `size` items. */
@@ -129,6 +142,13 @@ export interface WorkflowStore {
    * A failure is appended to `failures`.
    */
   record(executionId: string, entry: WorkflowRecord): Promise<RecordOutcome>;
+  /**
+   * Records several outcomes of one execution at once, each as {@link record} would, in order and
+   * atomically (one round trip on Redis): `kinds[i]` is what happened to `entries[i]`, and `state`
+   * is the state after all of them (`undefined` when there is no such execution; every kind is
+   * then `missing`).
+   */
+  recordMany(executionId: string, entries: readonly WorkflowRecord[]): Promise<RecordManyOutcome>;
   /** The outputs of a stage, by index from 0 to `count - 1`; `undefined` where there is none (a failed item). */
   outputs(executionId: string, stage: number, count: number): Promise<(StoredOutput | undefined)[]>;
   /** Compare-and-set: applies `change` only when the state's version is `expectedVersion`. */

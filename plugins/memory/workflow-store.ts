@@ -1,6 +1,6 @@
 import {
   applyChange, checkChange, checkRecord, DEFAULT_WORKFLOW_RETENTION_MS, isTerminalStatus, WORKFLOW_FAILURES_LIMIT,
-  type NewWorkflow, type RecordOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowRecord,
+  recordOne, type NewWorkflow, type RecordManyOutcome, type RecordOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowRecord,
   type WorkflowState, type WorkflowStore,
 } from '../../core/workflow/store';
 
@@ -62,20 +62,28 @@ export class MemoryWorkflowStore implements WorkflowStore {
   }
 
   /** {@inheritDoc WorkflowStore.record} */
-  async record(executionId: string, r: WorkflowRecord): Promise<RecordOutcome> {
-    checkRecord(executionId, r);
+  record(executionId: string, r: WorkflowRecord): Promise<RecordOutcome> {
+    return recordOne(this, executionId, r);
+  }
+
+  /** {@inheritDoc WorkflowStore.recordMany} */
+  async recordMany(executionId: string, entries: readonly WorkflowRecord[]): Promise<RecordManyOutcome> {
+    for (const r of entries) checkRecord(executionId, r);
     const e = this.entry(executionId);
-    if (!e) return { outcome: 'missing' };
-    const s = e.state;
-    if (s.status !== 'RUNNING' || s.stage !== r.stage) return { outcome: 'stale', state: copyState(s) };
-    const slot = `${r.stage}:${r.index}`;
-    if (e.outcomes.has(slot)) return { outcome: 'duplicate', state: copyState(s) };
-    e.outcomes.set(slot, r.output && copyOut(r.output));
-    e.state = {
-      ...s, recorded: s.recorded + 1, version: s.version + 1, updatedAtMs: r.nowMs,
-      failures: r.failure && s.failures.length < WORKFLOW_FAILURES_LIMIT ? [...s.failures, structuredClone(r.failure)] : s.failures,
-    };
-    return { outcome: 'recorded', state: copyState(e.state) };
+    if (!e) return { kinds: entries.map(() => 'missing' as const), state: undefined };
+    const kinds = entries.map((r): 'recorded' | 'duplicate' | 'stale' => {
+      const s = e.state;
+      if (s.status !== 'RUNNING' || s.stage !== r.stage) return 'stale';
+      const slot = `${r.stage}:${r.index}`;
+      if (e.outcomes.has(slot)) return 'duplicate';
+      e.outcomes.set(slot, r.output && copyOut(r.output));
+      e.state = {
+        ...s, recorded: s.recorded + 1, version: s.version + 1, updatedAtMs: r.nowMs,
+        failures: r.failure && s.failures.length < WORKFLOW_FAILURES_LIMIT ? [...s.failures, structuredClone(r.failure)] : s.failures,
+      };
+      return 'recorded';
+    });
+    return { kinds, state: copyState(e.state) };
   }
 
   /** {@inheritDoc WorkflowStore.outputs} */

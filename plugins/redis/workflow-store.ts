@@ -1,6 +1,6 @@
 import {
   applyChange, checkChange, checkRecord, DEFAULT_WORKFLOW_RETENTION_MS, isTerminalStatus, parseMeta, WORKFLOW_FAILURES_LIMIT,
-  type NewWorkflow, type RecordOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowMeta,
+  recordOne, type NewWorkflow, type RecordManyOutcome, type RecordOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowMeta,
   type WorkflowRecord, type WorkflowState, type WorkflowStore,
 } from '../../core/workflow/store';
 import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
@@ -40,30 +40,49 @@ return 1
 `);
 
 /**
- * KEYS[1] hash; ARGV [1] stage, [2] index, [3] now ms, [4] 'o' (output) or 'f' (failure),
- * [5] output bytes or failure JSON, [6] output schema id, [7] failures limit.
- * Codes: 0 missing, 1 recorded, 2 duplicate, 3 stale.
+ * Records outcomes in order, each once. KEYS[1] hash; ARGV [1] now ms, [2] failures limit, then per
+ * entry 5 values: stage, index, 'o' (output) or 'f' (failure), output bytes or failure JSON,
+ * output schema id. Returns `{0}` when there is no execution, else `{1, meta, in, in_s, kind...}`
+ * with one kind per entry: 1 recorded, 2 duplicate, 3 stale. The meta JSON is decoded and
+ * encoded once per call.
  */
-const RECORD: LuaScript = luaScript(`${TAIL}
+const RECORD_MANY: LuaScript = luaScript(`${TAIL}
 local m = redis.call('HGET', KEYS[1], 'meta')
 if not m then return {0} end
 local s = cjson.decode(m)
-if s.status ~= 'RUNNING' or tonumber(s.stage) ~= tonumber(ARGV[1]) then return out(3, m) end
-local slot = ARGV[1] .. ':' .. ARGV[2]
-if redis.call('HEXISTS', KEYS[1], 'o:' .. slot) == 1 or redis.call('HEXISTS', KEYS[1], 'f:' .. slot) == 1 then return out(2, m) end
-if ARGV[4] == 'o' then
-  redis.call('HSET', KEYS[1], 'o:' .. slot, ARGV[5], 's:' .. slot, ARGV[6])
-else
-  redis.call('HSET', KEYS[1], 'f:' .. slot, '1')
-  if type(s.failures) ~= 'table' then s.failures = {} end
-  if #s.failures < tonumber(ARGV[7]) then s.failures[#s.failures + 1] = cjson.decode(ARGV[5]) end
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local kinds = {}
+local changed = false
+for j = 3, #ARGV, 5 do
+  local kind = 3
+  if s.status == 'RUNNING' and tonumber(s.stage) == tonumber(ARGV[j]) then
+    local slot = ARGV[j] .. ':' .. ARGV[j + 1]
+    if redis.call('HEXISTS', KEYS[1], 'o:' .. slot) == 1 or redis.call('HEXISTS', KEYS[1], 'f:' .. slot) == 1 then
+      kind = 2
+    else
+      if ARGV[j + 2] == 'o' then
+        redis.call('HSET', KEYS[1], 'o:' .. slot, ARGV[j + 3], 's:' .. slot, ARGV[j + 4])
+      else
+        redis.call('HSET', KEYS[1], 'f:' .. slot, '1')
+        if type(s.failures) ~= 'table' then s.failures = {} end
+        if #s.failures < limit then s.failures[#s.failures + 1] = cjson.decode(ARGV[j + 3]) end
+      end
+      s.recorded = tonumber(s.recorded) + 1
+      s.version = tonumber(s.version) + 1
+      s.updatedAtMs = now
+      changed = true
+      kind = 1
+    end
+  end
+  kinds[#kinds + 1] = kind
 end
-s.recorded = tonumber(s.recorded) + 1
-s.version = tonumber(s.version) + 1
-s.updatedAtMs = tonumber(ARGV[3])
-local enc = cjson.encode(s)
-redis.call('HSET', KEYS[1], 'meta', enc)
-return out(1, enc)
+if changed then
+  m = cjson.encode(s)
+  redis.call('HSET', KEYS[1], 'meta', m)
+end
+local r = out(1, m)
+for i = 1, #kinds do r[4 + i] = kinds[i] end
+return r
 `);
 
 /** KEYS[1] hash; ARGV [1] expected version, [2] new meta JSON, [3] TTL ms or 0. Codes: 0 missing, 1 updated, 2 version mismatch. */
@@ -127,15 +146,24 @@ export class RedisWorkflowStore implements WorkflowStore {
   }
 
   /** {@inheritDoc WorkflowStore.record} */
-  async record(executionId: string, e: WorkflowRecord): Promise<RecordOutcome> {
-    checkRecord(executionId, e);
-    const r = await this.run(RECORD, executionId, [
-      String(e.stage), String(e.index), String(e.nowMs), e.output ? 'o' : 'f',
-      e.output ? e.output.bytes : JSON.stringify(e.failure), e.output?.schemaId ?? '', String(WORKFLOW_FAILURES_LIMIT),
-    ]) as Buffer[];
-    const code = Number(r[0]);
-    if (code === 0) return { outcome: 'missing' };
-    return { outcome: code === 1 ? 'recorded' : code === 2 ? 'duplicate' : 'stale', state: stateOf(r)! };
+  record(executionId: string, e: WorkflowRecord): Promise<RecordOutcome> {
+    return recordOne(this, executionId, e);
+  }
+
+  /** {@inheritDoc WorkflowStore.recordMany} One `RECORD_MANY` call. */
+  async recordMany(executionId: string, entries: readonly WorkflowRecord[]): Promise<RecordManyOutcome> {
+    for (const e of entries) checkRecord(executionId, e);
+    const args: (string | Buffer)[] = [String(entries[0]?.nowMs ?? Date.now()), String(WORKFLOW_FAILURES_LIMIT)];
+    for (const e of entries) {
+      args.push(String(e.stage), String(e.index), e.output ? 'o' : 'f', e.output ? e.output.bytes : JSON.stringify(e.failure), e.output?.schemaId ?? '');
+    }
+    const r = await this.run(RECORD_MANY, executionId, args) as (Buffer | number | null)[];
+    if (Number(r[0]) === 0) return { kinds: entries.map(() => 'missing' as const), state: undefined };
+    const kinds = entries.map((_, i) => {
+      const k = Number(r[4 + i]);
+      return k === 1 ? 'recorded' as const : k === 2 ? 'duplicate' as const : 'stale' as const;
+    });
+    return { kinds, state: stateOf(r) };
   }
 
   /** {@inheritDoc WorkflowStore.outputs} */
