@@ -99,15 +99,15 @@ export class FlowHandle<O> {
   /** Like {@link result}, with the failed items the flow went on without (`continueOnError`). */
   async outcome(options: { readonly pollMs?: number; readonly timeoutMs?: number } = {}): Promise<FlowOutcome<O>> {
     const s = await this.settled(options.pollMs ?? 500, options.timeoutMs);
-    if (s.status === 'CANCELLED') throw new FlowCancelledError(s.executionId, s.flow, s.cancelReason ?? '');
+    if (s.status === 'CANCELLED') throw new FlowCancelledError(s.executionId, this.flow, s.cancelReason ?? '');
     if (s.status === 'FAILED') {
       const cause = s.failures.find((f) => !f.continued);
-      if (cause) throw new FlowFailedError(s.executionId, s.flow, cause);
-      throw new FlowError(FlowErrorCode.FAILED, `flow ${s.flow} (execution ${s.executionId}) failed: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
+      if (cause) throw new FlowFailedError(s.executionId, this.flow, cause);
+      throw new FlowError(FlowErrorCode.FAILED, `flow ${this.flow} (execution ${s.executionId}) failed: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
     }
     const last = this.flowDef.stages[this.flowDef.stages.length - 1]!;
     const [out] = await this.store.outputs(s.executionId, this.flowDef.stages.length - 1, 1);
-    if (!out) throw new FlowError(FlowErrorCode.NOT_FOUND, `flow ${s.flow} (execution ${s.executionId}) succeeded but its output is gone (expired?)`);
+    if (!out) throw new FlowError(FlowErrorCode.NOT_FOUND, `flow ${this.flow} (execution ${s.executionId}) succeeded but its output is gone (expired?)`);
     return { output: last.def.output.codec.decode(out.bytes) as O, failures: s.failures };
   }
 
@@ -207,8 +207,10 @@ export class Flows {
    * a finished execution does nothing.
    */
   async cancel(executionId: string, reason = ''): Promise<void> {
-    await this.deps.broadcast?.(executionId, reason);
+    // The orchestrators' message first: a worker's WEFT_CANCELLED reply that reached them before it
+    // would cancel the flow too, and a failing broadcast must not keep the flow from being cancelled.
     await this.deps.transport.publish(this.queue, [cancelMessage(executionId, reason)]);
+    await this.deps.broadcast?.(executionId, reason);
   }
 
   /** The stored state of an execution, if any. */

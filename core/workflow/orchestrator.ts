@@ -83,6 +83,22 @@ const DISPATCH_CHUNK = 500;
 const KEY_CACHE_LIMIT = 256;
 /** Most compare-and-set attempts on one state before the message is left for a redelivery. */
 const CAS_ATTEMPTS = 50;
+/** Most execution ids whose end this instance remembers having announced. */
+const ANNOUNCED_LIMIT = 10_000;
+/** How often, at most, an instance dispatches a stage again for late replies of an earlier one, ms. */
+const ENSURE_INTERVAL_MS = 10_000;
+/** A flow message whose handling failed this many times is dead-lettered instead of redone. */
+const MAX_FLOW_DELIVERIES = 10;
+/** The code of a step the workers cancelled (`app.cancel`; core/events). */
+const CANCELLED_CODE = 'WEFT_CANCELLED';
+
+/**
+ * The failure that stops the flow at its current stage: a recorded failure of that stage's step
+ * without `continueOnError`; with `any`, the first such failure of any stage.
+ */
+function fatalOf(state: WorkflowState, any = false): FlowStepFailure | undefined {
+  return state.failures.find((x) => !x.continued && (any || x.stage === state.stage));
+}
 
 /**
  * Runs flows: consumes the flows queue, keeps each execution's state in the workflow store, and
@@ -111,6 +127,10 @@ export class Orchestrator {
   private readonly visibilityMs: number;
   private readonly inFlight = new Set<string>();
   private readonly keyCache = new Map<string, Map<string, number>>();
+  /** Executions whose end this instance has announced (see {@link announce}). */
+  private readonly announced = new Set<string>();
+  /** When this instance last dispatched a stage again (see {@link shouldEnsure}), by execution and stage. */
+  private readonly ensured = new Map<string, number>();
   private loop?: Promise<void>;
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
@@ -221,8 +241,7 @@ export class Orchestrator {
           for (const d of run) handled.push(d.id);
         } catch (err) {
           memo.state = undefined;
-          // The messages stay pending: this instance's reclaim, or another's, redoes them later.
-          this.deps.logger.warn({ err, messageIds: run.map((d) => d.id) }, 'handling flow messages failed; they will be redelivered');
+          await this.onFailure(run, err);
         }
       }
     }));
@@ -233,6 +252,24 @@ export class Orchestrator {
       this.deps.logger.warn({ err, count: handled.length }, 'acking flow messages failed; they will be redelivered');
     } finally {
       for (const d of batch) this.inFlight.delete(d.id);
+    }
+  }
+
+  /**
+   * After a failed handling: the messages stay pending, and this instance's reclaim, or another's,
+   * redoes them later; one that failed {@link MAX_FLOW_DELIVERIES} times is dead-lettered with the
+   * error instead, so that a message no instance can handle (a flow none has registered, a state
+   * that cannot be read) does not come back for ever.
+   */
+  private async onFailure(run: readonly Delivery[], err: unknown): Promise<void> {
+    const spent = run.filter((d) => d.deliveryCount >= MAX_FLOW_DELIVERIES);
+    this.deps.logger.warn({ err, messageIds: run.map((d) => d.id), deadLettered: spent.length },
+      spent.length ? 'handling flow messages failed too often; dead-lettered' : 'handling flow messages failed; they will be redelivered');
+    for (const d of spent) {
+      await this.deps.transport.deadLetter(this.queue, this.group, d, {
+        code: codeOf(err, 'WEFT_FLOW_MESSAGE_FAILED'),
+        message: `handling failed ${d.deliveryCount} times, the last with: ${messageOf(err)}`,
+      }).catch((e: unknown) => this.deps.logger.warn({ err: e, messageId: d.id }, 'dead-lettering a flow message failed'));
     }
   }
 
@@ -290,16 +327,27 @@ export class Orchestrator {
 
   private async onCancel(d: Delivery): Promise<void> {
     const id = text(d.fields, FlowField.EXECUTION_ID);
+    if (!id) return;
     const reason = text(d.fields, FlowField.REASON);
-    let state = id ? await this.deps.store.get(id) : undefined;
-    for (let i = 0; state && state.status === 'RUNNING' && i < CAS_ATTEMPTS; i++) {
-      const res = await this.deps.store.update(id, state.version, { status: 'CANCELLED', cancelReason: reason, nowMs: Date.now() });
-      if (res.ok) {
-        await this.emit(id, { kind: 'workflow_cancelled', ...(reason ? { message: reason } : {}), atMs: Date.now() });
-        break;
-      }
-      state = res.current;
+    let state = await this.deps.store.get(id);
+    if (!state) {
+      // The cancel came before the start (another instance holds it, or its handling failed):
+      // leave a CANCELLED state, so that the start finds it and dispatches nothing.
+      state = (await this.deps.store.create({
+        executionId: id, flow: '', input: { bytes: Buffer.alloc(0), schemaId: '' }, startKey: '', nowMs: Date.now(),
+      })).state;
     }
+    await this.cancelState(state, reason);
+  }
+
+  /** Ends the flow CANCELLED (unless it has ended already), and announces its end. */
+  private async cancelState(start: WorkflowState, reason: string): Promise<void> {
+    let state: WorkflowState | undefined = start;
+    for (let i = 0; state && state.status === 'RUNNING' && i < CAS_ATTEMPTS; i++) {
+      const res = await this.deps.store.update(state.executionId, state.version, { status: 'CANCELLED', cancelReason: reason, nowMs: Date.now() });
+      state = res.ok ? res.state : res.current;
+    }
+    if (state && state.status !== 'RUNNING') await this.announce(state);
   }
 
   /**
@@ -314,7 +362,12 @@ export class Orchestrator {
     if (!first) return;
     const state = memo.state?.executionId === first.executionId ? memo.state : await this.deps.store.get(first.executionId);
     memo.state = undefined;
-    if (!state || state.status !== 'RUNNING') return;
+    if (!state) return;
+    if (state.status !== 'RUNNING') return this.announce(state);
+    // A step ended WEFT_CANCELLED: the execution was cancelled on the workers (`app.cancel`), so the
+    // flow is cancelled, not failed.
+    const cancelled = replies.find((r) => r.kind === 'error' && r.code === CANCELLED_CODE);
+    if (cancelled && cancelled.kind === 'error') return this.cancelState(state, cancelled.message);
     const f = this.deps.flows.get(state.flow);
     if (!f) {
       this.deps.logger.error({ flow: state.flow, executionId: state.executionId }, 'reply for a flow this orchestrator does not know; left for another');
@@ -352,11 +405,11 @@ export class Orchestrator {
       current = res.state;
       // Step events (started, progress, completed, failed) are the workers': steps go out with `events`.
       const fatal = stage.continueOnError ? undefined : failures.find((x, k) => x && res.kinds[k] !== 'stale');
-      if (fatal) {
-        await this.fail(current, fatal.code, failureText(fatal), fatal);
-        return;
-      }
+      if (fatal) return this.fail(current, fatal.code, failureText(fatal), fatal);
     }
+    // A failure recorded by an instance that stopped before failing the flow.
+    const recordedFatal = fatalOf(current);
+    if (recordedFatal) return this.fail(current, recordedFatal.code, failureText(recordedFatal), recordedFatal);
     const ensure = earliest < current.stage;
     if (!ensure && current.status === 'RUNNING' && current.recorded < (current.sizes[current.stage] ?? 0)) {
       // The stage is still incomplete: nothing to drive, and the next replies may start from this state.
@@ -375,16 +428,19 @@ export class Orchestrator {
     let state: WorkflowState | undefined = start;
     for (let attempt = 0; state && state.status === 'RUNNING'; attempt++) {
       if (attempt > CAS_ATTEMPTS) throw new Error(`execution ${state.executionId}: too many concurrent changes; retrying later`);
+      // A stage never moves on past a failure of a step without continueOnError, whoever recorded it.
+      const fatal = fatalOf(state);
+      if (fatal) return this.fail(state, fatal.code, failureText(fatal), fatal);
       const size = state.sizes[state.stage] ?? 0;
       if (state.recorded < size) {
-        if (ensure) await this.dispatchStage(f, state, await this.itemsOf(f, state, state.stage));
+        if (ensure && this.shouldEnsure(state)) await this.dispatchStage(f, state, await this.itemsOf(f, state, state.stage));
         return;
       }
       const next = state.stage + 1;
       if (next >= f.stages.length) {
         const res = await this.deps.store.update(state.executionId, state.version, { status: 'SUCCEEDED', nowMs: Date.now() });
-        if (res.ok) await this.emit(state.executionId, { kind: 'workflow_completed', atMs: Date.now() });
-        state = res.ok ? undefined : res.current;
+        if (res.ok) return this.announce(res.state);
+        state = res.current;
         continue;
       }
       let items: EncodedItem[];
@@ -434,8 +490,30 @@ export class Orchestrator {
       ...(st.timeoutMs === undefined ? {} : { deadlineMs: Date.now() + st.timeoutMs }),
     };
     for (let i = 0; i < items.length; i += DISPATCH_CHUNK) {
+      if (i > 0) {
+        // A long fan-out: stop publishing once the flow was cancelled or ended meanwhile.
+        const now = await this.deps.store.get(state.executionId);
+        if (!now || now.status !== 'RUNNING' || now.stage !== state.stage) return;
+      }
       await this.deps.dispatch(st.def as unknown as RuntimeTaskDefinition, items.slice(i, i + DISPATCH_CHUNK), options);
     }
+  }
+
+  /**
+   * Whether to dispatch the current, incomplete stage again for a late reply of an earlier stage
+   * (its first dispatch may have been cut short by a crash). At most once per stage per
+   * {@link ENSURE_INTERVAL_MS} in this instance: redoing a large fan-out for every late duplicate
+   * would only cost ledger calls that publish nothing.
+   */
+  private shouldEnsure(state: WorkflowState): boolean {
+    const key = `${state.executionId}\u0000${state.stage}`;
+    const now = Date.now();
+    const last = this.ensured.get(key);
+    if (last !== undefined && now - last < ENSURE_INTERVAL_MS) return false;
+    this.ensured.delete(key);
+    if (this.ensured.size >= KEY_CACHE_LIMIT) this.ensured.delete(this.ensured.keys().next().value!);
+    this.ensured.set(key, now);
+    return true;
   }
 
   /** Ends the flow FAILED (unless it has ended already). */
@@ -443,14 +521,32 @@ export class Orchestrator {
     let state: WorkflowState | undefined = start;
     for (let i = 0; state && state.status === 'RUNNING' && i < CAS_ATTEMPTS; i++) {
       const res = await this.deps.store.update(state.executionId, state.version, { status: 'FAILED', error: { code, message }, nowMs: Date.now() });
-      if (res.ok) {
-        await this.emit(state.executionId, {
-          kind: 'workflow_failed', ...(failure ? { step: failure.step, index: failure.index } : {}), error: { code, message }, atMs: Date.now(),
-        });
-        return;
-      }
+      if (res.ok) return this.announce(res.state, failure);
       state = res.current;
     }
+    if (state && state.status !== 'RUNNING') await this.announce(state);
+  }
+
+  /**
+   * Writes the end event of a finished execution (`workflow_completed`, `workflow_failed` or
+   * `workflow_cancelled`), once per execution in this instance. A failing write throws, so the
+   * message that ended the flow stays pending and its redelivery writes the event again: a crash
+   * between the end and its event does not leave subscribers waiting for ever (they may see the
+   * event twice).
+   */
+  private async announce(state: WorkflowState, failure?: FlowStepFailure): Promise<void> {
+    if (state.status === 'RUNNING' || this.announced.has(state.executionId)) return;
+    const atMs = Date.now();
+    const failed = failure ?? fatalOf(state, true);
+    const event: FlowEvent = state.status === 'SUCCEEDED' ? { kind: 'workflow_completed', atMs }
+      : state.status === 'CANCELLED' ? { kind: 'workflow_cancelled', ...(state.cancelReason ? { message: state.cancelReason } : {}), atMs }
+        : {
+          kind: 'workflow_failed', ...(failed ? { step: failed.step, index: failed.index } : {}),
+          error: state.error ?? { code: failed?.code ?? 'WEFT_FLOW_FAILED', message: failed?.message ?? '' }, atMs,
+        };
+    await this.options.emit?.(state.executionId, event);
+    if (this.announced.size >= ANNOUNCED_LIMIT) this.announced.delete(this.announced.values().next().value!);
+    this.announced.add(state.executionId);
   }
 
   /** The stage and index of the item with this idempotency key (current stage first), if any. */
@@ -471,14 +567,7 @@ export class Orchestrator {
     return undefined;
   }
 
-  private async emit(executionId: string, event: FlowEvent): Promise<void> {
-    if (!this.options.emit) return;
-    try {
-      await this.options.emit(executionId, event);
-    } catch (err) {
-      this.deps.logger.warn({ err, executionId, kind: event.kind }, 'emitting a workflow event failed');
-    }
-  }
+
 }
 
 /** The flow error message for a failed step item. */

@@ -1,0 +1,111 @@
+/**
+ * The orchestrator under injected faults (memory plugins, one process): a store call that throws
+ * stands for an instance that died at that point; the message stays pending and is redone.
+ */
+import { expect } from 'chai';
+import { Weft } from '../../../core/runtime/weft';
+import type { Client } from '../../../core/runtime/client';
+import { Orchestrator } from '../../../core/workflow/orchestrator';
+import type { WorkflowStore } from '../../../core/workflow/store';
+import { FLOWS_QUEUE } from '../../../core/workflow/messages';
+import { memoryPlugin } from '../../../plugins/memory';
+import { runs, Split, strict, StrictIn, Sum, Work } from './fixtures/strict-flow';
+
+const input = (x: Partial<StrictIn>): StrictIn => Object.assign(new StrictIn(), { count: 3, ...x });
+
+describe('Orchestrator under faults (memory)', function () {
+  this.timeout(30_000);
+  let app: Weft;
+  const orchestrators: Orchestrator[] = [];
+
+  beforeEach(async () => {
+    runs.clear();
+    app = await Weft.create({ plugins: [memoryPlugin()], config: { logLevel: 'silent' } });
+    app.flows.register(strict);
+    await app.worker({ tasks: [Split, Work, Sum], concurrency: 8, blockMs: 50 });
+  });
+
+  afterEach(async () => {
+    await Promise.all(orchestrators.splice(0).map((o) => o.close()));
+    await app.close();
+  });
+
+  /** The app's store with some calls replaced. */
+  function storeWith(patch: (real: WorkflowStore) => Partial<WorkflowStore>): WorkflowStore {
+    const real = app.app.resolve<WorkflowStore>(Symbol.for('weft.workflowStore'));
+    const bound = Object.fromEntries((['create', 'get', 'record', 'recordMany', 'outputs', 'update', 'delete', 'close'] as const)
+      .map((k) => [k, (real[k] as (...a: unknown[]) => unknown).bind(real)]));
+    return { name: real.name, ...bound, ...patch(real) } as WorkflowStore;
+  }
+
+  function orchestrator(store: WorkflowStore, options: { batch?: number; visibilityTimeoutMs?: number } = {}): Orchestrator {
+    const o = new Orchestrator({
+      transport: app.app.transport, ledger: app.ledger, store, flows: app.flows.registry, logger: app.app.logger,
+      dispatch: (def, items, opts) => (app as unknown as { client: Client }).client.dispatchEncoded(def, items, opts),
+    }, { blockMs: 50, visibilityTimeoutMs: 500, ...options }).start();
+    orchestrators.push(o);
+    return o;
+  }
+
+  it('a failure recorded by an instance that died before failing the flow still fails it: the fan-in never runs', async () => {
+    let crashes = 0;
+    // Replies one by one, and the first attempt to end the flow FAILED "dies" after the failure was recorded.
+    orchestrator(storeWith((real) => ({
+      update: async (id, v, c) => {
+        if (c.status === 'FAILED' && crashes === 0) {
+          crashes++;
+          throw new Error('simulated crash between recording the failure and failing the flow');
+        }
+        return real.update(id, v, c);
+      },
+    })), { batch: 1 });
+    const run = await app.flows.start(strict, input({ slowMs: 300 }));
+    const err = await run.result({ timeoutMs: 15_000 }).then(() => undefined, (e: { code?: string }) => e);
+    expect(crashes).to.equal(1);
+    expect(err?.code).to.equal('WEFT_FLOW_FAILED');
+    expect((await app.flows.state(run.executionId))?.status).to.equal('FAILED');
+    expect(runs.get('sum') ?? 0).to.equal(0);
+  });
+
+  it('a cancel handled before its start (another instance holds the start) ends the flow CANCELLED', async () => {
+    // Two instances read one message at a time; creating a state is slow, so the cancel is
+    // handled by one instance while the other is still creating the state from the start.
+    const store = storeWith((real) => ({ create: async (init) => { await new Promise((r) => setTimeout(r, 200)); return real.create(init); } }));
+    orchestrator(store, { batch: 1 });
+    orchestrator(store, { batch: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const run = await app.flows.start(strict, input({ count: 2, noFail: true, slowMs: 50 }));
+    await run.cancel('stop');
+    const err = await run.result({ timeoutMs: 15_000 }).then(() => undefined, (e: { code?: string }) => e);
+    expect(err?.code).to.equal('WEFT_FLOW_CANCELLED');
+    expect((await app.flows.state(run.executionId))?.status).to.equal('CANCELLED');
+    expect(runs.get('sum') ?? 0).to.equal(0);
+  });
+
+  it('app.cancel on a running flow (the workers\' broadcast only) ends it CANCELLED, not FAILED', async () => {
+    orchestrator(storeWith(() => ({})));
+    const run = await app.flows.start(strict, input({ count: 4, noFail: true, slowMs: 5_000 }));
+    for (let i = 0; i < 200 && (runs.get('work') ?? 0) < 4; i++) await new Promise((r) => setTimeout(r, 20));
+    await app.cancel(run.executionId, 'withdrawn');
+    const err = await run.result({ timeoutMs: 15_000 }).then(() => undefined, (e: { code?: string }) => e);
+    expect(err?.code).to.equal('WEFT_FLOW_CANCELLED');
+    expect((await app.flows.state(run.executionId))?.status).to.equal('CANCELLED');
+  });
+
+  it('a flow message no instance can handle is dead-lettered after a few deliveries, and the orchestrator goes on', async () => {
+    // A state naming a flow this orchestrator does not know: every handling of its replies throws.
+    const store = storeWith(() => ({}));
+    await store.create({ executionId: 'orphan-1', flow: 'ofault.unknown', input: { bytes: Buffer.alloc(0), schemaId: '' }, startKey: '', nowMs: Date.now() });
+    orchestrator(store, { visibilityTimeoutMs: 100 });
+    await app.app.transport.publish(FLOWS_QUEUE, [{ kind: 'error', execution_id: 'orphan-1', idempotency_key: 'k', code: 'X', message: 'x' }]);
+    let letters: unknown[] = [];
+    for (let i = 0; i < 300 && letters.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      letters = await app.app.transport.deadLetters(FLOWS_QUEUE);
+    }
+    expect(letters).to.have.length(1);
+    // Still working: a normal flow completes.
+    const run = await app.flows.start(strict, input({ count: 2, noFail: true }));
+    expect((await run.result({ timeoutMs: 10_000 })).n).to.equal(2);
+  });
+});
