@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { Weft } from '../../../core/runtime/weft';
 import type { Client } from '../../../core/runtime/client';
-import { Orchestrator } from '../../../core/workflow/orchestrator';
+import { Orchestrator, type FlowEventEmitter } from '../../../core/workflow/orchestrator';
 import type { WorkflowStore } from '../../../core/workflow/store';
 import { FLOWS_QUEUE } from '../../../core/workflow/messages';
 import { memoryPlugin } from '../../../plugins/memory';
@@ -38,7 +38,7 @@ describe('Orchestrator under faults (memory)', function () {
     return { name: real.name, ...bound, ...patch(real) } as WorkflowStore;
   }
 
-  function orchestrator(store: WorkflowStore, options: { batch?: number; visibilityTimeoutMs?: number } = {}): Orchestrator {
+  function orchestrator(store: WorkflowStore, options: { batch?: number; visibilityTimeoutMs?: number; emit?: FlowEventEmitter } = {}): Orchestrator {
     const o = new Orchestrator({
       transport: app.app.transport, ledger: app.ledger, store, flows: app.flows.registry, logger: app.app.logger,
       dispatch: (def, items, opts) => (app as unknown as { client: Client }).client.dispatchEncoded(def, items, opts),
@@ -90,6 +90,23 @@ describe('Orchestrator under faults (memory)', function () {
     const err = await run.result({ timeoutMs: 15_000 }).then(() => undefined, (e: { code?: string }) => e);
     expect(err?.code).to.equal('WEFT_FLOW_CANCELLED');
     expect((await app.flows.state(run.executionId))?.status).to.equal('CANCELLED');
+  });
+
+  it('an end event whose write failed is written when the message that ended the flow comes back', async () => {
+    const written: string[] = [];
+    let refused = 0;
+    orchestrator(storeWith(() => ({})), {
+      visibilityTimeoutMs: 300,
+      emit: async (_id, ev) => {
+        if (ev.kind === 'workflow_completed' && refused++ === 0) throw new Error('event log unavailable');
+        written.push(ev.kind);
+      },
+    });
+    const run = await app.flows.start(strict, input({ count: 2, noFail: true }));
+    expect((await run.result({ timeoutMs: 10_000 })).n).to.equal(2);
+    for (let i = 0; i < 200 && !written.includes('workflow_completed'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(refused).to.be.at.least(1);
+    expect(written).to.deep.equal(['workflow_completed']);
   });
 
   it('a flow message no instance can handle is dead-lettered after a few deliveries, and the orchestrator goes on', async () => {
