@@ -123,6 +123,18 @@ for (const b of backends) {
         expect(handle.status().progress).to.deep.equal({ percent: 100, message: 'done' });
       });
 
+      it('should put the lineage index (wire field lineage_index) in the step and progress events of a message with events', async () => {
+        await startWorker();
+        const third = await producer.submit(StepTask, step('idx3', 'progress'), { events: true, lineageIndex: 3 });
+        const first = await producer.submit(StepTask, step('idx0', 'progress'), { events: true });
+        await Promise.all([third.result(), first.result()]);
+        const [a, c] = await Promise.all([stepEvents(producer, third.executionId), stepEvents(producer, first.executionId)]);
+        expect(a.map((e) => `${e.kind} ${String(e.index)}`)).to.deep.equal([
+          'step_started 3', 'progress 3', 'progress 3', 'progress 3', 'step_completed 3',
+        ]);
+        expect(c.map((e) => e.index)).to.deep.equal([0, 0, 0, 0, 0]);
+      });
+
       it('should give a late subscriber the events so far', async () => {
         await startWorker();
         const handle = await producer.submit(StepTask, step('late', 'progress'), { events: true });
