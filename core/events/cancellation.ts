@@ -85,8 +85,10 @@ const PAGE = 1000;
 /**
  * What this process knows of cancelled executions: follows the control stream of an event log
  * (from its start, then with blocking reads) and remembers a bounded set of cancelled execution
- * ids. Workers use it to abort running tasks and skip queued ones; an orchestrator uses it to stop
- * dispatching the steps of a cancelled flow.
+ * ids. Workers use it to abort running tasks and skip queued ones. The flow orchestrator does not
+ * use it: `app.flows.cancel` broadcasts the cancellation with `app.cancel` (which workers learn
+ * of through this feed) and sends a cancel message on the flows queue, on which an orchestrator
+ * moves the execution to CANCELLED and stops dispatching its steps.
  *
  * @remarks
  * The read loop runs only while someone holds the feed ({@link acquire}, or a listener added with

@@ -55,9 +55,11 @@ export interface SubmitOptions<I = unknown> {
   /** Set to false for fire-and-forget: no reply is sent and `result()` is unavailable. */
   readonly awaitResult?: boolean;
   /**
-   * The worker appends `step_started`, then `step_completed` or `step_failed`, to the execution's
-   * event stream (the wire field `events` = `1`), for `app.subscribe(executionId)`. Default false:
-   * no lifecycle events (`ctx.progress` events are written either way).
+   * The worker appends `step_started`, then `step_completed` or `step_failed`, and a `progress`
+   * event for each `ctx.progress` call, to the execution's event stream (the wire field `events` =
+   * `1`, with `lineage_index`), for `app.subscribe(executionId)`. Default false: the worker writes
+   * no events at all (no lifecycle, no progress events), only the progress reply that
+   * `handle.status()` reads.
    */
   readonly events?: boolean;
 }

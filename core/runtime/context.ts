@@ -38,8 +38,10 @@ export interface TaskContext {
   readonly idempotencyKey: string;
   /**
    * Reports progress: to whoever awaits this task (`handle.status().progress` becomes
-   * `{ percent, message }`), and as a `progress` event on the execution's event stream
-   * (`app.subscribe(executionId)`). A failing event append does not fail the task (it is logged).
+   * `{ percent, message }`), and, when the message carries `events` (every flow step, and plain
+   * submits with `SubmitOptions.events`), as a `progress` event on the execution's event stream
+   * (`app.subscribe(executionId)`). Without `events` only the progress reply is sent: no event is
+   * written. A failing event append does not fail the task (it is logged).
    *
    * @param percent - A finite number from 0 to 100.
    * @param message - What the task is doing, for people watching.

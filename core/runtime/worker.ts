@@ -37,7 +37,7 @@ export interface WorkerDeps {
   /** Crash recovery the worker runs while it runs (a `Reconciler`), if any. */
   readonly reconciler?: { start(): void; close(): Promise<void> };
   /**
-   * Appends workflow events (progress, and the step lifecycle of messages with `events` = `1`) to
+   * Appends workflow events (the step lifecycle and progress of messages with `events` = `1`) to
    * an execution's event stream. Must not reject: the app's wiring logs failures instead.
    */
   readonly emit?: WorkflowEventSink;
@@ -164,15 +164,17 @@ class RunContext implements TaskContext {
   }
 
   /**
-   * Sends a progress reply (as before) and appends a `progress` event to the execution's event
-   * stream. An arrow property, so that `const { progress } = ctx` works too.
+   * Sends a progress reply to `reply_to` (for `handle.status()`) and, for messages with `events` =
+   * `1` only, appends a `progress` event to the execution's event stream: a plain task's progress
+   * costs no event write (and no event stream). An arrow property, so that `const { progress } = ctx`
+   * works too.
    */
   readonly progress = async (value: unknown, message?: string): Promise<void> => {
     const { reply, event } = progressReport(value, message); // WEFT_PROGRESS_INVALID
     const env = this.env;
     await Promise.all([
       env.replyTo ? this.transport.publish(env.replyTo, [progressReply(env.executionId, env.idempotencyKey, reply)]) : undefined,
-      this.emit && env.executionId
+      env.events && this.emit && env.executionId
         ? this.emit(env.executionId, { ...event, step: stepOf(env), ...(env.lineageIndex === undefined ? {} : { index: env.lineageIndex }) })
         : undefined,
     ]);

@@ -62,7 +62,7 @@ export interface WorkflowState {
 /** The most failures a state lists; later ones are counted in the flow but not listed. */
 export const WORKFLOW_FAILURES_LIMIT = 1000;
 
-/** Default retention of a terminal execution: 7 days. */
+/** Default retention of a terminal execution in the Redis store: 7 days (the memory store keeps 1 hour). */
 export const DEFAULT_WORKFLOW_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** What {@link WorkflowStore.create} needs. */

@@ -11,3 +11,5 @@ export type { MemoryPluginOptions } from './plugin';
 export { MemoryDispatchStore } from './dispatch-store';
 export { MemoryEventLog } from './event-log';
 export type { MemoryEventLogOptions } from './event-log';
+export { MemoryWorkflowStore, DEFAULT_MEMORY_WORKFLOW_RETENTION_MS, DEFAULT_MEMORY_WORKFLOW_MAX_FINISHED } from './workflow-store';
+export type { MemoryWorkflowStoreOptions } from './workflow-store';

@@ -8,7 +8,7 @@ import type { Transport } from '../../core/runtime/transport';
 import { MemorySchemaStore } from './schema-store';
 import { MemoryTransport, type MemoryTransportOptions } from './transport';
 import { MemoryEventLog } from './event-log';
-import { MemoryWorkflowStore } from './workflow-store';
+import { MemoryWorkflowStore, type MemoryWorkflowStoreOptions } from './workflow-store';
 
 /** Options of {@link memoryPlugin}. */
 export interface MemoryPluginOptions {
@@ -27,6 +27,14 @@ export interface MemoryPluginOptions {
   readonly eventLog?: MemoryEventLog;
   /** An existing {@link MemoryWorkflowStore} to share between apps (never closed by the plugin). */
   readonly workflowStore?: MemoryWorkflowStore;
+  /**
+   * Options of the {@link MemoryWorkflowStore} the plugin creates (ignored with `workflowStore`):
+   * `retentionMs`, how long a finished execution is kept with its outputs (default 1 hour), and
+   * `maxFinished`, the most finished executions kept, oldest finished dropped first (default
+   * 10,000; running executions are never dropped). Apps sharing a transport share one workflow
+   * store: the first app's options make it.
+   */
+  readonly workflows?: Pick<MemoryWorkflowStoreOptions, 'retentionMs' | 'maxFinished'>;
 }
 
 interface Owned {
@@ -59,9 +67,9 @@ interface Owned {
 /** The stores of apps sharing one transport (created on first use, kept as long as the transport). */
 interface SharedStores { schemaStore: MemorySchemaStore; dispatchStore: MemoryDispatchStore; eventLog: MemoryEventLog; workflowStore: MemoryWorkflowStore }
 const storesOf = new WeakMap<MemoryTransport, SharedStores>();
-function sharedStores(t: MemoryTransport): SharedStores {
+function sharedStores(t: MemoryTransport, workflows?: MemoryWorkflowStoreOptions): SharedStores {
   let s = storesOf.get(t);
-  if (!s) storesOf.set(t, (s = { schemaStore: new MemorySchemaStore(), dispatchStore: new MemoryDispatchStore(), eventLog: new MemoryEventLog(), workflowStore: new MemoryWorkflowStore() }));
+  if (!s) storesOf.set(t, (s = { schemaStore: new MemorySchemaStore(), dispatchStore: new MemoryDispatchStore(), eventLog: new MemoryEventLog(), workflowStore: new MemoryWorkflowStore(workflows) }));
   return s;
 }
 
@@ -75,7 +83,7 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       const transport = given ?? new MemoryTransport(options.transport as MemoryTransportOptions | undefined);
       // Apps that share a transport share its stores too, unless given their own: a producer and a
       // worker on the same queues must see the same schemas and the same dispatch records.
-      const shared = given ? sharedStores(given) : undefined;
+      const shared = given ? sharedStores(given, options.workflows) : undefined;
       const schemaStore = options.schemaStore ?? shared?.schemaStore ?? new MemorySchemaStore();
       container.registerInstance(TRANSPORT, transport);
       container.registerInstance(SCHEMA_STORE, schemaStore);
@@ -84,7 +92,7 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       // Producer and worker apps on one transport must see the same event streams (progress, cancellations).
       const eventLog = options.eventLog ?? shared?.eventLog ?? new MemoryEventLog();
       container.registerInstance(EVENT_LOG, eventLog);
-      const workflowStore = options.workflowStore ?? shared?.workflowStore ?? new MemoryWorkflowStore();
+      const workflowStore = options.workflowStore ?? shared?.workflowStore ?? new MemoryWorkflowStore(options.workflows);
       container.registerInstance(WORKFLOW_STORE, workflowStore);
       owned.set(container, {
         transport: given ? undefined : transport,

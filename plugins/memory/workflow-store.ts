@@ -1,13 +1,29 @@
+import { FlowError, FlowErrorCode } from '../../core/workflow/errors';
 import {
-  applyChange, checkChange, checkRecord, DEFAULT_WORKFLOW_RETENTION_MS, isTerminalStatus, WORKFLOW_FAILURES_LIMIT,
+  applyChange, checkChange, checkRecord, isTerminalStatus, WORKFLOW_FAILURES_LIMIT,
   recordOne, type NewWorkflow, type RecordManyOutcome, type RecordOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowRecord,
   type WorkflowState, type WorkflowStore,
 } from '../../core/workflow/store';
 
+/** Default retention of a finished execution in the memory store: 1 hour (the Redis store keeps 7 days). */
+export const DEFAULT_MEMORY_WORKFLOW_RETENTION_MS = 3_600_000;
+/** Default cap on the finished executions the memory store keeps: 10,000. */
+export const DEFAULT_MEMORY_WORKFLOW_MAX_FINISHED = 10_000;
+
 /** Options of {@link MemoryWorkflowStore}. */
 export interface MemoryWorkflowStoreOptions {
-  /** How long a terminal execution is kept, ms. Default 7 days. `0` keeps it until deleted. */
+  /**
+   * How long a finished (terminal) execution is kept, with its outputs, ms. Default 1 hour
+   * ({@link DEFAULT_MEMORY_WORKFLOW_RETENTION_MS}). `0` keeps it until deleted or pushed out by
+   * `maxFinished`.
+   */
   readonly retentionMs?: number;
+  /**
+   * The most finished executions kept: past it, the oldest finished is dropped first. Running
+   * executions are never dropped and do not count. Default 10,000
+   * ({@link DEFAULT_MEMORY_WORKFLOW_MAX_FINISHED}); `0` sets no cap.
+   */
+  readonly maxFinished?: number;
   /** The clock (for tests). */
   readonly now?: () => number;
 }
@@ -20,6 +36,14 @@ interface Entry {
   expiresAtMs?: number;
 }
 
+function nonNegativeInteger(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new FlowError(FlowErrorCode.STORE_ARGUMENT_INVALID, `MemoryWorkflowStore: ${name} must be a non-negative integer, got ${String(v)}`);
+  }
+  return v;
+}
+
 const copyOut = (o: StoredOutput): StoredOutput => ({ bytes: Buffer.from(o.bytes), schemaId: o.schemaId });
 const copyState = (s: WorkflowState): WorkflowState => ({
   ...s, sizes: [...s.sizes], input: copyOut(s.input),
@@ -29,16 +53,30 @@ const copyState = (s: WorkflowState): WorkflowState => ({
 
 /**
  * The embedded {@link WorkflowStore}: executions in a Map of this process. Values are copied in
- * and out. Terminal executions are dropped after the retention (checked on access and on create).
+ * and out.
+ *
+ * @remarks
+ * Memory stays bounded in a long-running process: a finished execution (with its outputs) is
+ * dropped after `retentionMs` (default 1 hour), and at most `maxFinished` finished executions are
+ * kept (default 10,000; the oldest finished goes first). Running executions are never dropped.
+ * Expired executions are swept on every operation, at most once a second, and an expired one is
+ * never returned.
  */
 export class MemoryWorkflowStore implements WorkflowStore {
   readonly name = 'memory';
   private readonly entries = new Map<string, Entry>();
-  private readonly retentionMs: number;
+  /** The finished executions in the order they finished: the expiry and eviction queue. */
+  private readonly finished = new Set<string>();
+  /** How long a finished execution is kept, ms (`0`: until deleted or evicted). */
+  readonly retentionMs: number;
+  /** The most finished executions kept (`0`: no cap). */
+  readonly maxFinished: number;
   private readonly now: () => number;
+  private lastSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: MemoryWorkflowStoreOptions = {}) {
-    this.retentionMs = options.retentionMs ?? DEFAULT_WORKFLOW_RETENTION_MS;
+    this.retentionMs = nonNegativeInteger('retentionMs', options.retentionMs, DEFAULT_MEMORY_WORKFLOW_RETENTION_MS);
+    this.maxFinished = nonNegativeInteger('maxFinished', options.maxFinished, DEFAULT_MEMORY_WORKFLOW_MAX_FINISHED);
     this.now = options.now ?? Date.now;
   }
 
@@ -57,6 +95,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   /** {@inheritDoc WorkflowStore.get} */
   async get(executionId: string): Promise<WorkflowState | undefined> {
+    this.sweep();
     const e = this.entry(executionId);
     return e && copyState(e.state);
   }
@@ -69,6 +108,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
   /** {@inheritDoc WorkflowStore.recordMany} */
   async recordMany(executionId: string, entries: readonly WorkflowRecord[]): Promise<RecordManyOutcome> {
     for (const r of entries) checkRecord(executionId, r);
+    this.sweep();
     const e = this.entry(executionId);
     if (!e) return { kinds: entries.map(() => 'missing' as const), state: undefined };
     const kinds = entries.map((r): 'recorded' | 'duplicate' | 'stale' => {
@@ -88,6 +128,7 @@ export class MemoryWorkflowStore implements WorkflowStore {
 
   /** {@inheritDoc WorkflowStore.outputs} */
   async outputs(executionId: string, stage: number, count: number): Promise<(StoredOutput | undefined)[]> {
+    this.sweep();
     const e = this.entry(executionId);
     return Array.from({ length: count }, (_, i) => {
       const o = e?.outcomes.get(`${stage}:${i}`);
@@ -98,21 +139,26 @@ export class MemoryWorkflowStore implements WorkflowStore {
   /** {@inheritDoc WorkflowStore.update} */
   async update(executionId: string, expectedVersion: number, change: WorkflowChange): Promise<UpdateOutcome> {
     checkChange(change);
+    this.sweep();
     const e = this.entry(executionId);
     if (!e || e.state.version !== expectedVersion) return { ok: false, current: e && copyState(e.state) };
+    const wasTerminal = isTerminalStatus(e.state.status);
     e.state = applyChange(e.state, change);
-    if (isTerminalStatus(e.state.status) && this.retentionMs > 0) e.expiresAtMs = this.now() + this.retentionMs;
+    if (!wasTerminal && isTerminalStatus(e.state.status)) this.finish(executionId, e); // a terminal status is final
     return { ok: true, state: copyState(e.state) };
   }
 
   /** {@inheritDoc WorkflowStore.delete} */
   async delete(executionId: string): Promise<boolean> {
+    this.sweep();
+    this.finished.delete(executionId);
     return this.entries.delete(executionId);
   }
 
   /** Forgets everything. */
   async close(): Promise<void> {
     this.entries.clear();
+    this.finished.clear();
   }
 
   /** Executions held (expired ones included until swept), for tests. */
@@ -120,22 +166,51 @@ export class MemoryWorkflowStore implements WorkflowStore {
     return this.entries.size;
   }
 
+  /** Finished executions held (expired ones included until swept), for tests. */
+  get finishedCount(): number {
+    return this.finished.size;
+  }
+
   private entry(id: string): Entry | undefined {
     const e = this.entries.get(id);
     if (e?.expiresAtMs !== undefined && e.expiresAtMs <= this.now()) {
-      this.entries.delete(id);
+      this.drop(id);
       return undefined;
     }
     return e;
   }
 
-  private lastSweepMs = 0;
+  /** Queues a newly finished execution for expiry, and evicts the oldest finished past the cap. */
+  private finish(id: string, e: Entry): void {
+    if (this.retentionMs > 0) e.expiresAtMs = this.now() + this.retentionMs;
+    this.finished.delete(id);
+    this.finished.add(id);
+    if (this.maxFinished > 0) {
+      for (const oldest of this.finished) {
+        if (this.finished.size <= this.maxFinished) break;
+        this.drop(oldest);
+      }
+    }
+  }
 
-  /** Drops expired executions, at most once a second. */
+  private drop(id: string): void {
+    this.entries.delete(id);
+    this.finished.delete(id);
+  }
+
+  /**
+   * Drops expired executions, at most once a second. Only finished executions expire, in the order
+   * they finished (one retention for all): the walk stops at the first one still kept.
+   */
   private sweep(): void {
+    if (this.retentionMs <= 0) return;
     const now = this.now();
     if (now - this.lastSweepMs < 1000) return;
     this.lastSweepMs = now;
-    for (const [id, e] of this.entries) if (e.expiresAtMs !== undefined && e.expiresAtMs <= now) this.entries.delete(id);
+    for (const id of this.finished) {
+      const e = this.entries.get(id);
+      if (e?.expiresAtMs !== undefined && e.expiresAtMs > now) break;
+      this.drop(id);
+    }
   }
 }

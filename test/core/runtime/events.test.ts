@@ -7,7 +7,7 @@ import { DispatchState } from '../../../core/dispatch/state';
 import { eventsStream, type WorkflowEvent } from '../../../core/events';
 import type { Fields } from '../../../core/runtime/transport';
 import { MemoryDispatchStore, MemoryEventLog, memoryPlugin, MemorySchemaStore, MemoryTransport } from '../../../plugins/memory';
-import { redisPlugin } from '../../../plugins/redis';
+import { eventStreamKey, redisPlugin } from '../../../plugins/redis';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
 import { ev, StepIn, StepTask } from './fixtures/event-tasks';
 
@@ -123,6 +123,18 @@ for (const b of backends) {
         expect(handle.status().progress).to.deep.equal({ percent: 100, message: 'done' });
       });
 
+      it('should put the lineage index (wire field lineage_index) in the step and progress events of a message with events', async () => {
+        await startWorker();
+        const third = await producer.submit(StepTask, step('idx3', 'progress'), { events: true, lineageIndex: 3 });
+        const first = await producer.submit(StepTask, step('idx0', 'progress'), { events: true });
+        await Promise.all([third.result(), first.result()]);
+        const [a, c] = await Promise.all([stepEvents(producer, third.executionId), stepEvents(producer, first.executionId)]);
+        expect(a.map((e) => `${e.kind} ${String(e.index)}`)).to.deep.equal([
+          'step_started 3', 'progress 3', 'progress 3', 'progress 3', 'step_completed 3',
+        ]);
+        expect(c.map((e) => e.index)).to.deep.equal([0, 0, 0, 0, 0]);
+      });
+
       it('should give a late subscriber the events so far', async () => {
         await startWorker();
         const handle = await producer.submit(StepTask, step('late', 'progress'), { events: true });
@@ -144,15 +156,25 @@ for (const b of backends) {
         expect(c).to.deep.equal(a);
       });
 
-      it('should write no step events for a message without the events field; progress events still', async () => {
+      it('should write no events at all for a message without the events field, progress included; the progress reply still', async () => {
         await startWorker();
         const quiet = await producer.submit(StepTask, step('quiet', 'none'));
         const talky = await producer.submit(StepTask, step('talky', 'progress'));
         await Promise.all([quiet.result(), talky.result()]);
         const log = producer.eventLog!;
         expect(await log.read(eventsStream(quiet.executionId), '0')).to.deep.equal([]);
-        const kinds = (await log.read(eventsStream(talky.executionId), '0')).map((e) => String(e.fields.kind));
-        expect(kinds).to.deep.equal(['progress', 'progress', 'progress']);
+        expect(await log.read(eventsStream(talky.executionId), '0')).to.deep.equal([]);
+        // The progress reply is sent as before: handle.status() has the last one.
+        expect(talky.status().progress).to.deep.equal({ percent: 100, message: 'done' });
+        if (b.name === 'redis') {
+          // No event stream is created for a plain task (no write, no key kept for 24 h).
+          const c = await connectTestRedis();
+          try {
+            expect(await c.exists(eventStreamKey(redisPrefix, eventsStream(talky.executionId)))).to.equal(0);
+          } finally {
+            c.disconnect();
+          }
+        }
       });
 
       it('should report a final failure as step_failed with its code', async () => {
@@ -174,10 +196,12 @@ for (const b of backends) {
 
       it('should still take any JSON value as its only argument: the reply as before, the event with it as message', async () => {
         await startWorker();
-        const handle = await producer.submit(StepTask, step('old', 'old'));
+        const handle = await producer.submit(StepTask, step('old', 'old'), { events: true });
         await handle.result();
         expect(handle.status().progress).to.deep.equal({ percent: 30, message: 'old shape' });
-        const [entry, shaped] = await producer.eventLog!.read(eventsStream(handle.executionId), '0');
+        const [started, entry, shaped] = await producer.eventLog!.read(eventsStream(handle.executionId), '0');
+        expect(String(started!.fields.kind)).to.equal('step_started');
+        expect(String(entry!.fields.kind)).to.equal('progress');
         expect(String(entry!.fields.message)).to.equal('{"rows":7}');
         expect(entry!.fields.percent).to.equal(undefined);
         expect(String(shaped!.fields.percent)).to.equal('30');
