@@ -46,9 +46,11 @@ export {
 } from './retry';
 export type { RetryPolicy, RetryJitter, ErrorClass, AttemptDecisionInput, AttemptDecision, RetryDecision, FailDecision } from './retry';
 export { childDeadline, isExpired, remainingMs } from './deadline';
-export { Reconciler, RECONCILER_DEFAULTS } from './reconciler';
+export { Reconciler, RECONCILER_DEFAULTS, NOTICE_STEP_PREFIX } from './reconciler';
 export type { ReconcilerOptions, ReconcileStats, ReconcilerLogger } from './reconciler';
 export { viewOf } from './ledger';
 export type { DispatchLedger, LedgerItem, LedgerView, SendOutcome, LedgerAck, LedgerFailure, RedeliverStats } from './ledger';
 export { StoreLedger, redeliveryFields, STORE_LEDGER_MAX_SCHEDULED } from './store-ledger';
 export type { StoreLedgerOptions } from './store-ledger';
+export { finalNoticeOf, sendFinalNotices, FINAL_NOTICE_GROUP } from './final-notice';
+export type { FinalNotice } from './final-notice';

@@ -117,6 +117,17 @@ export interface DispatchLedger {
    */
   republish(records: readonly DispatchRecord[]): Promise<void>;
   /**
+   * Optional: tells whoever waits for these records that they failed. Each record was just moved to
+   * `FAILED_FINAL` by crash recovery (its reason is `lastError`), so no worker will answer for it.
+   * For each record whose message is still known (a stored envelope copy, or the queue entry read
+   * back), writes a dead letter to its queue's dead-letter stream (acknowledging the delivery in the
+   * `weft` group, if pending) and publishes an error reply to its `reply_to`, if it has one. A
+   * record whose message is gone gets nothing: its reply queue cannot be known. The reconciler calls
+   * it after the transition, and again after a crash (at least once); throwing leaves the notices
+   * for a later round.
+   */
+  notifyFinal?(records: readonly DispatchRecord[], nowMs: number): Promise<void>;
+  /**
    * Optional: marks `SENT` records as still being worked on (their `updatedAtMs` becomes `nowMs`),
    * so that the reconciler does not take a long task for a stalled one. Workers call it from their
    * heartbeat. Without it, keep the reconciler's `idleMs` above your longest task.

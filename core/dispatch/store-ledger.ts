@@ -9,6 +9,7 @@ import type { Fields, Outgoing, Transport } from '../runtime/transport';
 import type { DispatchKey } from './key';
 import { viewOf, type DispatchLedger, type LedgerAck, type LedgerFailure, type LedgerItem, type LedgerView, type RedeliverStats, type SendOutcome } from './ledger';
 import { DispatchState } from './state';
+import { sendFinalNotices } from './final-notice';
 import type { DispatchRecord, DispatchStore, DispatchTransition, TransitionDispatchResult } from './store';
 
 interface Scheduled { readonly key: DispatchKey; readonly attempt: number; readonly dueMs: number }
@@ -136,6 +137,11 @@ export class StoreLedger implements DispatchLedger {
       byQueue.set(r.queue, list);
     }
     await Promise.all([...byQueue].map(([q, fields]) => this.transport.publish(q, fields)));
+  }
+
+  /** {@inheritDoc DispatchLedger.notifyFinal} The message is the record's stored envelope. */
+  async notifyFinal(records: readonly DispatchRecord[], nowMs: number): Promise<void> {
+    await sendFinalNotices(this.transport, records, nowMs, (r) => r.envelope);
   }
 
   /** Forgets the retry schedule (the reconciler redelivers what it held). */

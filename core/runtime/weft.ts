@@ -17,7 +17,7 @@ import { DeadLetters } from './dead-letters';
 import type { Runnable, RuntimeTaskDefinition } from './context';
 import { Worker, WorkerOptions } from './worker';
 import type { DispatchLedger } from '../dispatch/ledger';
-import type { DispatchStore } from '../dispatch/store';
+import type { DispatchRecord, DispatchStore } from '../dispatch/store';
 import type { Transport } from './transport';
 import { StoreLedger } from '../dispatch/store-ledger';
 import { Reconciler } from '../dispatch/reconciler';
@@ -329,6 +329,8 @@ export class Weft {
     return new Reconciler({
       store: this.app.dispatchStore,
       republish: (records) => this.ledger.republish(records),
+      // Records it ends FAILED_FINAL get a dead letter and an error reply, so result() and flows end.
+      ...(this.ledger.notifyFinal ? { notify: (records: DispatchRecord[]) => this.ledger.notifyFinal!(records, Date.now()) } : {}),
       idleMs: options.idleMs ?? WORKER_RECONCILE_IDLE_MS,
       ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
       ...(options.batch === undefined ? {} : { batch: options.batch }),

@@ -1,4 +1,4 @@
-import { DISPATCH_HISTORY_LIMIT, DispatchErrorCode, DispatchState, isDispatchState, redeliveryFields } from '../../core/dispatch';
+import { DISPATCH_HISTORY_LIMIT, DispatchErrorCode, DispatchState, isDispatchState, redeliveryFields, sendFinalNotices } from '../../core/dispatch';
 import type {
   DispatchFailure, DispatchKey, DispatchLedger, DispatchRecord, LedgerAck, LedgerFailure, LedgerItem, LedgerView,
   RedeliverStats, SendOutcome,
@@ -236,6 +236,22 @@ export class RedisDispatchLedger implements DispatchLedger {
     await this.transport.runScriptCalls(TOUCH_RECORDS, [call([this.indexKey, ...keys.map((k) => this.recordKey(k))], [nowMs])]);
   }
 
+  /**
+   * {@inheritDoc DispatchLedger.notifyFinal}
+   *
+   * @remarks
+   * A record this ledger sent keeps the stream entry's id, not a copy of the message: the entry is
+   * read back (`XRANGE`) for the dead letter and its `reply_to`. An entry already trimmed from the
+   * stream leaves nothing to send (the reply queue is not stored in the record, to keep `SEND` at
+   * its cost), so that item's waiter is not told.
+   */
+  async notifyFinal(records: readonly DispatchRecord[], nowMs: number): Promise<void> {
+    await sendFinalNotices(this.transport, records, nowMs, async (r) => {
+      if (Object.keys(r.envelope).length > 0) return r.envelope;
+      return r.queue && r.messageId ? this.transport.entry(r.queue, r.messageId) : undefined;
+    });
+  }
+
   /** {@inheritDoc DispatchLedger.republish} */
   async republish(records: readonly DispatchRecord[]): Promise<void> {
     const byQueue = new Map<string, Fields[]>();
@@ -248,6 +264,8 @@ export class RedisDispatchLedger implements DispatchLedger {
         // A record the ledger sent keeps the entry's id, not a copy: read the entry back.
         const envelope = r.messageId ? await this.transport.entry(r.queue, r.messageId) : undefined;
         if (!envelope) {
+          // Nothing of the message is left, so neither a dead letter nor an error reply can be sent:
+          // the reply queue was in the entry. See docs/dispatch.md, "Telling the waiters".
           await this.store.transition(r, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs: now, error: {
             code: DispatchErrorCode.ENVELOPE_LOST,
             message: `the stream entry ${r.messageId ?? '(unknown)'} of queue ${r.queue} is gone (trimmed by MAXLEN?), so the item cannot be redelivered`,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Reconciler, type ReconcilerOptions } from '../../../core/dispatch/reconciler';
+import { NOTICE_STEP_PREFIX, Reconciler, type ReconcilerOptions } from '../../../core/dispatch/reconciler';
 import { DispatchState } from '../../../core/dispatch/state';
 import type { DispatchKey } from '../../../core/dispatch/key';
 import type { DispatchRecord, DispatchStore, DispatchTransition } from '../../../core/dispatch/store';
@@ -169,6 +169,94 @@ describe('Reconciler', () => {
       const r = (await store.get(key))!;
       expect(r.state).to.equal('FAILED_FINAL');
       expect(r.lastError?.code).to.equal('WEFT_DISPATCH_RETRIES_EXHAUSTED');
+    });
+
+    describe('notify', () => {
+      const markerOf = (k: DispatchKey): DispatchKey => ({ ...k, stepId: `${NOTICE_STEP_PREFIX}${k.stepId}` });
+
+      it('should hand the records it ended FAILED_FINAL to notify, after the transition, and drop their markers', async () => {
+        const expired = await create(40, { deadlineMs: T0 + 1000 });
+        const exhausted = await create(41);
+        await move(exhausted, { from: 'PENDING', to: 'SENT', attempt: 2 });
+        now += IDLE + 1;
+        const told: [string, string, string | undefined, boolean][] = [];
+        const stats = await reconciler({
+          maxAttempts: 3,
+          notify: async (records) => {
+            for (const r of records) {
+              const stored = (await store.get(r))!;
+              const marker = await store.get(markerOf(r));
+              told.push([r.idempotencyKey, stored.state, r.lastError?.code, marker?.state === 'PENDING']);
+            }
+          },
+        }).runOnce();
+        expect(stats).to.include({ scanned: 2, expired: 1, exhausted: 1, notified: 2, notifyFailed: 0 });
+        expect(told.sort()).to.deep.equal([
+          [expired.idempotencyKey, 'FAILED_FINAL', 'WEFT_DEADLINE_EXCEEDED', true],
+          [exhausted.idempotencyKey, 'FAILED_FINAL', 'WEFT_DISPATCH_RETRIES_EXHAUSTED', true],
+        ].sort());
+        expect(await store.get(markerOf(expired))).to.equal(undefined);
+        expect(await store.get(markerOf(exhausted))).to.equal(undefined);
+      });
+
+      it('should notify again in a later round when notify threw (at least once)', async () => {
+        const key = await create(42, { deadlineMs: T0 + 1000 });
+        now += IDLE + 1;
+        let fail = true;
+        const told: string[] = [];
+        const r = reconciler({
+          notify: async (records) => {
+            if (fail) throw new Error('transport down');
+            told.push(...records.map((x) => x.idempotencyKey));
+          },
+        });
+        expect(await r.runOnce()).to.include({ expired: 1, notified: 0, notifyFailed: 1 });
+        expect((await store.get(key))!.state).to.equal('FAILED_FINAL');
+        expect((await store.get(markerOf(key)))?.state).to.equal('PENDING', 'the marker stays');
+        fail = false;
+        expect(await r.runOnce()).to.include({ scanned: 0 }, 'the marker is not idle yet');
+        now += IDLE + 1;
+        expect(await r.runOnce()).to.include({ scanned: 1, expired: 0, notified: 1 });
+        expect(told).to.deep.equal([key.idempotencyKey]);
+        expect(await store.get(markerOf(key))).to.equal(undefined);
+        now += IDLE + 1;
+        expect(await r.runOnce()).to.include({ scanned: 0, notified: 0 });
+      });
+
+      it('should drop a marker whose record never reached FAILED_FINAL (a crash before the transition), and handle the record as usual', async () => {
+        const key = await create(43, { deadlineMs: T0 + 1000 });
+        await store.create({ ...markerOf(key), correlationId: 'corr-43', envelope: {}, queue: 'q', nowMs: now });
+        now += IDLE + 1;
+        const told: string[] = [];
+        const stats = await reconciler({ notify: async (records) => { told.push(...records.map((x) => x.idempotencyKey)); } }).runOnce();
+        expect(stats).to.include({ scanned: 2, expired: 1, notified: 1 });
+        expect(told).to.deep.equal([key.idempotencyKey], 'told once: the stale marker found the record non-terminal');
+        expect(await store.get(markerOf(key))).to.equal(undefined);
+        expect(published).to.deep.equal([]);
+      });
+
+      it('should drop the marker when the transition to FAILED_FINAL loses its CAS', async () => {
+        const key = await create(44, { deadlineMs: T0 + 1000 });
+        now += IDLE + 1;
+        const racing: DispatchStore = Object.create(store) as DispatchStore;
+        racing.scan = async (req) => {
+          const page = await store.scan(req);
+          await store.transition(key, { from: 'PENDING', to: 'SENT', nowMs: now });
+          return page;
+        };
+        const told: DispatchRecord[] = [];
+        const stats = await reconciler({ store: racing, notify: async (records) => { told.push(...records); } }).runOnce();
+        expect(stats).to.include({ lostRaces: 1, expired: 0, notified: 0 });
+        expect(told).to.deep.equal([]);
+        expect(await store.get(markerOf(key))).to.equal(undefined);
+      });
+
+      it('should write no marker without notify', async () => {
+        const key = await create(45, { deadlineMs: T0 + 1000 });
+        now += IDLE + 1;
+        expect(await reconciler().runOnce()).to.include({ expired: 1, notified: 0 });
+        expect(await store.get(markerOf(key))).to.equal(undefined);
+      });
     });
 
     it('should walk every page in one round', async () => {
