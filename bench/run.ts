@@ -30,6 +30,10 @@ const BENCHES: Record<string, BenchEntry> = {
     description: 'client CPU per task entry over Redis Streams: plain XADD/XREADGROUP vs the transport\'s scripts',
     load: () => require('./streams-io') as BenchModule,
   },
+  flows: {
+    description: 'workflows: children/s of a fan-out and its fan-in, and small flows/s, on memory and over Redis',
+    load: () => require('./flows') as BenchModule,
+  },
   'record-cost': {
     description: 'what the durable dispatch record costs: the real Redis ledger vs cheaper record layouts vs no record (tasks/s, CPU µs/task)',
     load: () => require('./record-cost') as BenchModule,
