@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import Redis from 'ioredis';
 import { Weft } from '../../core/runtime/weft';
 import { stepKeyOf } from '../../core/workflow/messages';
+import type { WorkflowState } from '../../core/workflow/store';
 import { redisPlugin } from '../../plugins/redis';
 import { Child } from '../helpers/child';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
@@ -60,8 +61,15 @@ describe('Orchestrators under faults (real processes, SIGKILL, Redis)', function
     return child;
   }
 
-  it('SIGKILL of an orchestrator mid fan-out: another one finishes the flow, every effect exactly once', async () => {
-    const COUNT = 50;
+  const COUNT = 50;
+  /** Where orchestrator A dies: predicates on the execution's state, polled every 10 ms. */
+  const killPoints: { name: string; when: (s: WorkflowState) => boolean }[] = [
+    { name: 'right after the fan-out\'s stage change (no child recorded yet)', when: (s) => s.stage === 1 && s.recorded === 0 },
+    { name: 'mid fan-out (5 children recorded)', when: (s) => s.stage === 1 && s.recorded >= 5 },
+    { name: 'near the fan-in (45 of 50 children recorded)', when: (s) => s.stage === 1 && s.recorded >= 45 },
+  ];
+
+  for (const point of killPoints) it(`SIGKILL of an orchestrator ${point.name}: another one finishes the flow, every effect exactly once`, async () => {
     // Workers and the starter live in this process; the orchestrators in children.
     const app = await Weft.create({ plugins: [redisPlugin({ url: REDIS_URL, prefix })], config: { logLevel: 'silent' } });
     apps.push(app);
@@ -77,7 +85,7 @@ describe('Orchestrators under faults (real processes, SIGKILL, Redis)', function
     const deadline = Date.now() + 20_000;
     for (;;) {
       const s = await app.flows.state(run.executionId);
-      if (s && s.stage === 1 && s.recorded >= 5) break;
+      if (s && s.status === 'RUNNING' && point.when(s)) break;
       if (Date.now() > deadline) throw new Error(`the fan-out never got going: ${JSON.stringify(s && { stage: s.stage, recorded: s.recorded })}`);
       await sleep(10);
     }

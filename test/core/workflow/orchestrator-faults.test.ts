@@ -38,11 +38,14 @@ describe('Orchestrator under faults (memory)', function () {
     return { name: real.name, ...bound, ...patch(real) } as WorkflowStore;
   }
 
-  function orchestrator(store: WorkflowStore, options: { batch?: number; visibilityTimeoutMs?: number; emit?: FlowEventEmitter } = {}): Orchestrator {
+  type Dispatch = ConstructorParameters<typeof Orchestrator>[0]['dispatch'];
+  function orchestrator(store: WorkflowStore, options: { batch?: number; visibilityTimeoutMs?: number; emit?: FlowEventEmitter; dispatch?: (real: Dispatch) => Dispatch } = {}): Orchestrator {
+    const real: Dispatch = (def, items, opts) => (app as unknown as { client: Client }).client.dispatchEncoded(def, items, opts);
+    const { dispatch, ...rest } = options;
     const o = new Orchestrator({
       transport: app.app.transport, ledger: app.ledger, store, flows: app.flows.registry, logger: app.app.logger,
-      dispatch: (def, items, opts) => (app as unknown as { client: Client }).client.dispatchEncoded(def, items, opts),
-    }, { blockMs: 50, visibilityTimeoutMs: 500, ...options }).start();
+      dispatch: dispatch ? dispatch(real) : real,
+    }, { blockMs: 50, visibilityTimeoutMs: 500, ...rest }).start();
     orchestrators.push(o);
     return o;
   }
@@ -65,6 +68,25 @@ describe('Orchestrator under faults (memory)', function () {
     expect(err?.code).to.equal('WEFT_FLOW_FAILED');
     expect((await app.flows.state(run.executionId))?.status).to.equal('FAILED');
     expect(runs.get('sum') ?? 0).to.equal(0);
+  });
+
+  it('an instance that died between a stage change and its dispatch: the redelivered reply dispatches the stage', async () => {
+    let crashes = 0;
+    orchestrator(storeWith(() => ({})), {
+      visibilityTimeoutMs: 300,
+      dispatch: (real) => async (def, items, opts) => {
+        if (opts.step === 'ofault.work' && crashes === 0) {
+          crashes++;
+          throw new Error('simulated crash after the stage change, before the fan-out was dispatched');
+        }
+        return real(def, items, opts);
+      },
+    });
+    const run = await app.flows.start(strict, input({ count: 5, noFail: true }));
+    expect((await run.result({ timeoutMs: 15_000 })).n).to.equal(5);
+    expect(crashes).to.equal(1);
+    expect(runs.get('work')).to.equal(5);
+    expect(runs.get('split')).to.equal(1);
   });
 
   it('a cancel handled before its start (another instance holds the start) ends the flow CANCELLED', async () => {
