@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { RuntimeErrorCode } from '../runtime/errors';
-import { errorReply } from '../runtime/reply';
+import { errorReply, ReplyField } from '../runtime/reply';
 import type { DeadLetterReason, Delivery, Fields, Outgoing, Transport } from '../runtime/transport';
 import { WireField } from '../tasks/wire';
 import { DispatchErrorCode } from './errors';
@@ -75,8 +75,10 @@ export async function sendFinalNotices(
     const fields = await messageOf(r);
     const notice = fields && Object.keys(fields).length > 0 ? finalNoticeOf(r, fields, nowMs) : undefined;
     if (!notice) return;
-    await transport.deadLetter(r.queue!, FINAL_NOTICE_GROUP, notice.delivery, notice.reason);
-    if (notice.reply) replies.push(notice.reply);
+    const deadLetterId = await transport.deadLetter(r.queue!, FINAL_NOTICE_GROUP, notice.delivery, notice.reason);
+    if (notice.reply) {
+      replies.push(deadLetterId ? { ...notice.reply, fields: { ...notice.reply.fields, [ReplyField.DEAD_LETTER_ID]: deadLetterId } } : notice.reply);
+    }
   }));
   const byQueue = new Map<string, Fields[]>();
   for (const o of replies) {

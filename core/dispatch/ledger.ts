@@ -74,7 +74,10 @@ export interface LedgerFailure {
   readonly retry?: { readonly attempt: number; readonly notBeforeMs: number };
   /** The dead letter's reason and diagnostics, for a final failure. */
   readonly deadLetter: DeadLetterReason;
-  /** A message to publish once the failure is recorded (the error reply of a final failure). */
+  /**
+   * A message to publish once the failure is recorded: the error reply of a final failure, to
+   * which the ledger adds the dead letter's id (`dead_letter_id`) when it knows it.
+   */
   readonly follow?: Outgoing;
 }
 

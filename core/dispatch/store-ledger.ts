@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { WireField } from '../tasks/wire';
-import { resultReply } from '../runtime/reply';
+import { ReplyField, resultReply } from '../runtime/reply';
 import type { Fields, Outgoing, Transport } from '../runtime/transport';
 import type { DispatchKey } from './key';
 import { viewOf, type DispatchLedger, type LedgerAck, type LedgerFailure, type LedgerItem, type LedgerView, type RedeliverStats, type SendOutcome } from './ledger';
@@ -100,8 +100,8 @@ export class StoreLedger implements DispatchLedger {
       }
     }
     if (f.key) await this.move(f.key, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs, error: f.error, ...(f.attempt === undefined ? {} : { attempt: f.attempt }) });
-    await this.transport.deadLetter(queue, group, f.delivery, f.deadLetter);
-    if (f.follow) await this.transport.publish(f.follow.queue, [f.follow.fields]);
+    const deadLetterId = await this.transport.deadLetter(queue, group, f.delivery, f.deadLetter);
+    if (f.follow) await this.transport.publish(f.follow.queue, [withDeadLetterId(f.follow.fields, deadLetterId)]);
   }
 
   /** {@inheritDoc DispatchLedger.redeliverDue} */
@@ -179,4 +179,9 @@ export function redeliveryFields(r: DispatchRecord, nowMs: number, recovered = f
     ...r.envelope, [WireField.RETRY_ATTEMPT]: String(r.attempt), [WireField.DISPATCH_TS_MS]: String(nowMs),
     ...(recovered ? { [WireField.RECOVERED]: '1' } : {}),
   };
+}
+
+/** An error reply with the id of the dead letter just written (when the transport gave one). */
+function withDeadLetterId(fields: Fields, id: string | void): Fields {
+  return id && fields[ReplyField.KIND] === 'error' ? { ...fields, [ReplyField.DEAD_LETTER_ID]: id } : fields;
 }

@@ -156,7 +156,7 @@ export class TaskHandle<O> {
       return false;
     }
     if (reply.kind === 'error') {
-      this.fail(new RemoteTaskError(reply.code, reply.message, this.task, this.executionId));
+      this.fail(new RemoteTaskError(reply.code, reply.message, this.task, this.executionId, reply.deadLetterId));
       return true;
     }
     let value: O;

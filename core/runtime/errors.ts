@@ -31,8 +31,13 @@ export class CancelledError extends WeftError {
  */
 export class RemoteTaskError extends WeftError {
   readonly remote = true;
-  constructor(code: string, message: string, readonly task: string, readonly executionId: string) {
-    super(code || RuntimeErrorCode.TASK_FAILED, `task ${task} (execution ${executionId}) failed on a worker: ${message}`);
+  constructor(
+    code: string, message: string, readonly task: string, readonly executionId: string,
+    /** The id of the item's dead letter in its queue's dead letters (`app.deadLetters.inspect(queue, id)`), when one was written. */
+    readonly deadLetterId?: string,
+  ) {
+    super(code || RuntimeErrorCode.TASK_FAILED,
+      `task ${task} (execution ${executionId}) failed on a worker: ${message}${deadLetterId ? ` (dead letter ${deadLetterId})` : ''}`);
   }
 }
 

@@ -14,6 +14,8 @@ export const ReplyField = {
   ERROR_CODE: 'error_code',
   ERROR_MESSAGE: 'error_message',
   PROGRESS: 'progress',
+  /** On an error reply: the id of the item's dead letter, when one was written (in the item's queue's dead letters). */
+  DEAD_LETTER_ID: 'dead_letter_id',
 } as const;
 
 /** What a reply carries. */
@@ -22,7 +24,7 @@ export type ReplyKind = 'result' | 'error' | 'progress';
 /** A parsed reply. */
 export type Reply =
   | { kind: 'result'; executionId: string; idempotencyKey: string; schemaId: string; type: string; payload: Buffer }
-  | { kind: 'error'; executionId: string; idempotencyKey: string; code: string; message: string }
+  | { kind: 'error'; executionId: string; idempotencyKey: string; code: string; message: string; deadLetterId?: string }
   | { kind: 'progress'; executionId: string; idempotencyKey: string; progress: string };
 
 const str = (f: Fields, k: string): string => {
@@ -42,7 +44,10 @@ export function parseReply(f: Fields): Reply | undefined {
         payload: p === undefined ? Buffer.alloc(0) : typeof p === 'string' ? Buffer.from(p, 'latin1') : p };
     }
     case 'error':
-      return { kind: 'error', executionId, idempotencyKey, code: str(f, ReplyField.ERROR_CODE), message: str(f, ReplyField.ERROR_MESSAGE) };
+      return {
+        kind: 'error', executionId, idempotencyKey, code: str(f, ReplyField.ERROR_CODE), message: str(f, ReplyField.ERROR_MESSAGE),
+        ...(str(f, ReplyField.DEAD_LETTER_ID) ? { deadLetterId: str(f, ReplyField.DEAD_LETTER_ID) } : {}),
+      };
     case 'progress':
       return { kind: 'progress', executionId, idempotencyKey, progress: str(f, ReplyField.PROGRESS) };
     default:

@@ -44,8 +44,12 @@ export interface Transport {
    */
   ack(queue: string, group: string, ids: readonly string[], follow?: readonly Outgoing[]): Promise<void>;
 
-  /** Moves a delivery to the queue's dead-letter stream with its reason, then acks it. */
-  deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<void>;
+  /**
+   * Moves a delivery to the queue's dead-letter stream with its reason, then acks it. Resolves to
+   * the dead letter's id when the transport knows it (the built-in ones do), so that whoever is
+   * told of the failure can be given it.
+   */
+  deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<string | void>;
 
   /**
    * Takes over up to `count` deliveries of `group` that have been pending longer than

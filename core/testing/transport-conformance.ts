@@ -417,13 +417,15 @@ export function transportConformance(name: string, factory: TransportFactory, op
           details: { attempts: '3', worker: 'w-1', stack: 'Error: x\n    at y (z.ts:1:2)' },
         };
         const before = Date.now();
-        await t().deadLetter(q, 'g', d, reason);
+        const returned = await t().deadLetter(q, 'g', d, reason);
         assert.equal(await t().backlog(q, 'g'), 0, 'a dead-lettered message is acked');
         assert.deepEqual(await t().reclaim(q, { group: 'g', consumer: 'c2', minIdleMs: 0, count: 10 }), []);
         const dead = await t().deadLetters(q);
         assert.equal(dead.length, 1);
         const [dl] = dead;
         assert.equal(typeof dl.id, 'string');
+        // A transport that returns the dead letter's id (optional) returns this one.
+        if (returned !== undefined) assert.equal(returned, dl.id, 'deadLetter() resolves to the id of the dead letter it wrote');
         assert.equal(dl.originalId, id);
         assertSameFields(dl.fields, sent, 'dead letter');
         assert.equal(dl.reason.code, reason.code);

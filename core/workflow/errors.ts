@@ -25,9 +25,13 @@ export const FlowErrorCode = {
 /** A workflow error: a {@link WeftError} with one of the {@link FlowErrorCode} codes. */
 export class FlowError extends WeftError {}
 
-/** Where the dead letter of a failed step is: its queue, and the item's idempotency key to find it by. */
+/**
+ * Where the dead letter of a failed step is: its queue, its id there when the failure reply named
+ * it (`app.deadLetters.inspect(queue, id)`), and the item's idempotency key.
+ */
 export interface DeadLetterLocation {
   readonly queue: string;
+  readonly id?: string;
   readonly idempotencyKey: string;
 }
 
@@ -57,7 +61,7 @@ export class FlowFailedError extends FlowError {
     super(FlowErrorCode.FAILED,
       `flow ${flow} (execution ${executionId}) failed at step '${failure.step}'` +
       `${failure.index > 0 ? ` item ${failure.index}` : ''}: ${failure.code}: ${failure.message}. ` +
-      `The dead letter is on queue '${failure.deadLetter.queue}' with idempotency key ${failure.deadLetter.idempotencyKey}: ` +
+      `The dead letter is ${failure.deadLetter.id ? `${failure.deadLetter.id} ` : ''}on queue '${failure.deadLetter.queue}' with idempotency key ${failure.deadLetter.idempotencyKey}: ` +
       'inspect or replay it with app.deadLetters, or add continueOnError to the step if the flow may go on without it.');
   }
 }

@@ -392,7 +392,8 @@ export class Orchestrator {
       } else {
         const failure: FlowStepFailure = {
           step: stage.name, stage: at.stage, index: at.index, code: reply.code, message: reply.message,
-          deadLetter: { queue: stage.def.queue, idempotencyKey: reply.idempotencyKey }, continued: stage.continueOnError,
+          deadLetter: { queue: stage.def.queue, ...(reply.deadLetterId ? { id: reply.deadLetterId } : {}), idempotencyKey: reply.idempotencyKey },
+          continued: stage.continueOnError,
         };
         entries.push({ stage: at.stage, index: at.index, failure, nowMs });
         failures.push(failure);
@@ -573,5 +574,5 @@ export class Orchestrator {
 /** The flow error message for a failed step item. */
 export function failureText(f: FlowStepFailure): string {
   return `step '${f.step}'${f.index > 0 ? ` item ${f.index}` : ''} failed: ${f.code}: ${f.message} ` +
-    `(dead letter on queue '${f.deadLetter.queue}', idempotency key ${f.deadLetter.idempotencyKey})`;
+    `(dead letter ${f.deadLetter.id ? `${f.deadLetter.id} ` : ''}on queue '${f.deadLetter.queue}', idempotency key ${f.deadLetter.idempotencyKey})`;
 }

@@ -193,14 +193,15 @@ export class MemoryTransport implements Transport {
   }
 
   /** {@inheritDoc Transport.deadLetter} */
-  async deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<void> {
+  async deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<string> {
     this.open();
     const q = this.queue(queue);
     const stored = q.byId.get(delivery.id);
     const details = reason.details && { ...reason.details };
     const now = this.now();
+    const id = q.deadIds.next(now);
     q.dead.push(Object.freeze({
-      id: q.deadIds.next(now),
+      id,
       originalId: delivery.id,
       fields: stored ? stored.fields : copyFields(delivery.fields, false),
       reason: Object.freeze({ code: reason.code, message: reason.message, ...(details && { details: Object.freeze(details) }) }),
@@ -209,6 +210,7 @@ export class MemoryTransport implements Transport {
     const max = this.options.maxDeadLetters;
     if (max !== undefined && q.dead.length > max) q.dead.splice(0, q.dead.length - max);
     await this.ack(queue, group, [delivery.id]);
+    return id;
   }
 
   /** {@inheritDoc Transport.reclaim} */

@@ -239,7 +239,8 @@ return done
 
 /**
  * Final failure: the record (if any, and not terminal) goes to `FAILED_FINAL` with the error, the
- * dead letter is added, the follow-up (error reply) is added, and the delivery is acked.
+ * dead letter is added, the follow-up (error reply) is added with the dead letter's id as
+ * `dead_letter_id`, and the delivery is acked.
  *
  * KEYS[1] stream, KEYS[2] index, KEYS[3] dead-letter stream, KEYS[4] record (any key when there is
  * none), KEYS[5] follow-up stream (optional). ARGV: group, delivery id, now, history limit, error
@@ -261,10 +262,17 @@ if ARGV[9] == '1' then
 end
 flush(index)
 local d = tonumber(ARGV[11])
-xadd(dlq, dlqMax, ARGV, 12, 11 + 2 * d)
+local dlqId = xadd(dlq, dlqMax, ARGV, 12, 11 + 2 * d)
 local j = 12 + 2 * d
 local f = tonumber(ARGV[j])
-if f > 0 then xadd(KEYS[5], maxLen, ARGV, j + 1, j + 2 * f) end
+if f > 0 then
+  -- The follow-up is the error reply: it names the dead letter just written.
+  local follow = {}
+  for i = j + 1, j + 2 * f do follow[#follow + 1] = ARGV[i] end
+  follow[#follow + 1] = 'dead_letter_id'
+  follow[#follow + 1] = dlqId
+  xadd(KEYS[5], maxLen, follow, 1, #follow)
+end
 redis.call('XACK', stream, group, id)
 return 1
 `);

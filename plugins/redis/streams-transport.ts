@@ -547,7 +547,7 @@ export class RedisStreamsTransport implements Transport {
   }
 
   /** {@inheritDoc Transport.deadLetter} */
-  async deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<void> {
+  async deadLetter(queue: string, group: string, delivery: Delivery, reason: DeadLetterReason): Promise<string> {
     this.assertOpen();
     const { stream, deadLetters } = this.keys(queue);
     const fields = deadLetterEntry(delivery, reason, Date.now());
@@ -558,6 +558,8 @@ export class RedisStreamsTransport implements Transport {
       const res = await tx.exec();
       if (!res) throw new Error('transaction aborted');
       for (const [err] of res) if (err) throw err;
+      const id = res[0]![1];
+      return Buffer.isBuffer(id) ? id.toString('utf8') : String(id);
     } catch (e) {
       throw failure('deadLetter', e);
     }

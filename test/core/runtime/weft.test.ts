@@ -52,6 +52,10 @@ for (const backend of backends) {
         expect((err as RemoteTaskError).code).to.equal('APP_OUT_OF_STOCK');
         expect((err as RemoteTaskError).message).to.contain('no stock for 7');
         expect(handle.status().state).to.equal('failed');
+        // The error names the item's dead letter by id.
+        const id = (err as RemoteTaskError).deadLetterId;
+        expect(id, 'deadLetterId').to.be.a('string');
+        expect((await producer.deadLetters.inspect('rt-main', id!)).summary.idempotencyKey).to.equal(handle.idempotencyKey);
       });
 
       it('should refuse invalid input before sending anything', async () => {

@@ -107,7 +107,12 @@ for (const backend of backends) {
       expect(f.message).to.contain("step 'flowtest.enrich'").and.contain('FLOWTEST_ENRICH_FAILED').and.contain(f.failure.deadLetter.idempotencyKey);
       // The dead letter is where the error says.
       const letters = await app.app.transport.deadLetters('flowtest', 1000);
-      expect(letters.some((l) => String(l.fields.idempotency_key) === f.failure.deadLetter.idempotencyKey)).to.equal(true);
+      const letter = letters.find((l) => String(l.fields.idempotency_key) === f.failure.deadLetter.idempotencyKey);
+      expect(letter, 'the dead letter of the failed child').to.not.equal(undefined);
+      // ...and the error names it by id, which app.deadLetters.inspect takes.
+      expect(f.failure.deadLetter.id).to.equal(letter!.id);
+      expect(f.message).to.contain(letter!.id);
+      expect((await app.deadLetters.inspect('flowtest', f.failure.deadLetter.id!)).summary.idempotencyKey).to.equal(f.failure.deadLetter.idempotencyKey);
       expect((await app.flows.state(run.executionId))?.status).to.equal('FAILED');
       // No report ran: ingest and the 5 children only.
       await new Promise((r) => setTimeout(r, 300));
