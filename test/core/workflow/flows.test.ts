@@ -140,13 +140,13 @@ for (const backend of backends) {
     });
 
     it('cancel ends the flow CANCELLED and dispatches nothing more', async () => {
-      const run = await app.flows.start(orders, request(4, { enrichMs: 400 }), { businessKey: `cancel-${backend.name}` });
+      const run = await app.flows.start(orders, request(4, { enrichMs: 10_000 }), { businessKey: `cancel-${backend.name}` });
       for (let i = 0; i < 100 && (await run.status()).step !== 'flowtest.enrich'; i++) await new Promise((r) => setTimeout(r, 20));
       await run.cancel('changed my mind');
       const err = await run.result({ timeoutMs: 20_000 }).then(() => undefined, (e: unknown) => e);
       expect(err).to.be.instanceOf(FlowCancelledError);
       expect((err as FlowCancelledError).reason).to.equal('changed my mind');
-      await new Promise((r) => setTimeout(r, 800)); // the running children finish; their replies are ignored
+      await new Promise((r) => setTimeout(r, 300)); // the aborted children reply WEFT_CANCELLED; the replies are ignored
       const state = await app.flows.state(run.executionId);
       expect(state?.status).to.equal('CANCELLED');
       expect(state?.stage).to.equal(1);
@@ -156,10 +156,14 @@ for (const backend of backends) {
       expect(seen.at(-1)?.kind).to.equal('workflow_cancelled');
       // The broadcast aborted the running children: they ended as cancelled, not completed. Their
       // events may land after the flow's terminal one (which ends a subscription), so read the log.
-      seen.length = 0;
-      for (const e of await app.eventLog!.read(eventsStream(run.executionId), '0', { count: 1000 })) {
-        const ev = parseWorkflowEvent(e);
-        if (ev) seen.push(ev);
+      const aborted = (): WorkflowEvent[] => seen.filter((e) => e.kind === 'step_failed' && e.step === 'flowtest.enrich');
+      for (let i = 0; i < 100 && (i === 0 || aborted().length < 4); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 50));
+        seen.length = 0;
+        for (const e of await app.eventLog!.read(eventsStream(run.executionId), '0', { count: 1000 })) {
+          const ev = parseWorkflowEvent(e);
+          if (ev) seen.push(ev);
+        }
       }
       expect(seen.filter((e) => e.kind === 'step_failed' && e.step === 'flowtest.enrich').map((e) => e.error?.code)).to.deep.equal(Array(4).fill('WEFT_CANCELLED'));
       expect(seen.filter((e) => e.kind === 'step_completed' && e.step === 'flowtest.enrich')).to.have.length(0);
