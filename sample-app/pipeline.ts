@@ -75,14 +75,17 @@ export class PipelineStepError extends WeftError {
   readonly queue: string;
   /** The dead letter's idempotency key on that queue. */
   readonly idempotencyKey: string;
+  /** The dead letter's id on that queue (what `app.deadLetters.inspect` and `replay` take), when known. */
+  readonly deadLetterId: string | undefined;
 
   constructor(readonly executionId: string, failure: FlowStepFailure, cause: unknown) {
     const index = FAN_OUT_STEPS.has(failure.step) ? failure.index : undefined;
-    const { queue, idempotencyKey } = failure.deadLetter;
+    const { queue, idempotencyKey, id } = failure.deadLetter;
     super('SAMPLE_PIPELINE_STEP_FAILED',
       `step ${itemLabel(failure.step, index)} failed with ${failure.code}: ${failure.message}. ` +
       `Its message is in the dead letters of queue ${queue} (idempotency key ${idempotencyKey}), with the reason: ` +
-      `app.deadLetters.list('${queue}')`, { cause });
+      (id ? `app.deadLetters.inspect('${queue}', '${id}')` : `app.deadLetters.list('${queue}')`), { cause });
+    this.deadLetterId = id;
     this.step = failure.step;
     this.index = index;
     this.remoteCode = failure.code;

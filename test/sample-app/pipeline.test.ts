@@ -102,10 +102,12 @@ describe('sample-app/pipeline', () => {
     expect(failed).to.include({ step: 'enrich', remoteCode: 'SAMPLE_UNKNOWN_CURRENCY', queue: 'orders.enrich' });
     expect(failed.index).to.be.a('number');
     expect(failed.message).to.match(new RegExp(`^step enrich #${failed.index} failed with SAMPLE_UNKNOWN_CURRENCY: .*no EUR rate for "(USD|GBP|CHF)"`));
-    expect(failed.message).to.contain("app.deadLetters.list('orders.enrich')").and.contain(failed.idempotencyKey);
+    expect(failed.deadLetterId).to.be.a('string');
+    expect(failed.message).to.contain(`app.deadLetters.inspect('orders.enrich', '${failed.deadLetterId}')`).and.contain(failed.idempotencyKey);
     // A final error: dead-lettered at once, not retried; the dead letter is the one the error names.
     const letters = await app.deadLetters.list('orders.enrich');
     const letter = letters.find((l) => l.idempotencyKey === failed.idempotencyKey);
+    expect(letter?.id).to.equal(failed.deadLetterId);
     expect(letter).to.include({ code: 'SAMPLE_UNKNOWN_CURRENCY', attempt: 0, task: 'orders.enrich@1' });
     // The events said so too.
     expect(events.find((e) => e.kind === 'step_failed' && e.index === failed.index)).to.deep.include({ step: 'enrich' });
