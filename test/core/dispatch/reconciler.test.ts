@@ -45,6 +45,17 @@ describe('Reconciler', () => {
     published = [];
   });
 
+  /** The store, with `meanwhile` run after each scan: another instance acting between our scan and our claim. */
+  function racingScan(meanwhile: () => Promise<void>): DispatchStore {
+    const racing = Object.create(store) as DispatchStore;
+    racing.scan = async (req) => {
+      const page = await store.scan(req);
+      await meanwhile();
+      return page;
+    };
+    return racing;
+  }
+
   describe('constructor', () => {
     it('should refuse out-of-range options with WEFT_DISPATCH_ARGUMENT_INVALID', () => {
       expect(() => reconciler({ idleMs: -1 })).to.throw(DispatchArgumentError).with.property('code', 'WEFT_DISPATCH_ARGUMENT_INVALID');
@@ -238,12 +249,9 @@ describe('Reconciler', () => {
       it('should drop the marker when the transition to FAILED_FINAL loses its CAS', async () => {
         const key = await create(44, { deadlineMs: T0 + 1000 });
         now += IDLE + 1;
-        const racing: DispatchStore = Object.create(store) as DispatchStore;
-        racing.scan = async (req) => {
-          const page = await store.scan(req);
+        const racing = racingScan(async () => {
           await store.transition(key, { from: 'PENDING', to: 'SENT', nowMs: now });
-          return page;
-        };
+        });
         const told: DispatchRecord[] = [];
         const stats = await reconciler({ store: racing, notify: async (records) => { told.push(...records); } }).runOnce();
         expect(stats).to.include({ lostRaces: 1, expired: 0, notified: 0 });
@@ -271,12 +279,9 @@ describe('Reconciler', () => {
       const key = await create(14);
       now += IDLE + 1;
       // Someone else sends it between the scan and the claim.
-      const racing: DispatchStore = Object.create(store) as DispatchStore;
-      racing.scan = async (req) => {
-        const page = await store.scan(req);
+      const racing = racingScan(async () => {
         await store.transition(key, { from: 'PENDING', to: 'SENT', nowMs: now });
-        return page;
-      };
+      });
       const stats = await reconciler({ store: racing }).runOnce();
       expect(stats).to.include({ scanned: 1, lostRaces: 1, republished: 0 });
     });
@@ -286,13 +291,10 @@ describe('Reconciler', () => {
       await move(key, { from: 'PENDING', to: 'SENT' });
       now += IDLE + 1;
       // Another instance redelivers it between our scan and our claim: SENT -> FAILED_RETRYABLE -> SENT.
-      const racing: DispatchStore = Object.create(store) as DispatchStore;
-      racing.scan = async (req) => {
-        const page = await store.scan(req);
+      const racing = racingScan(async () => {
         await move(key, { from: 'SENT', to: 'FAILED_RETRYABLE', error: { code: 'WEFT_DISPATCH_STALLED', message: 'other' } });
         await move(key, { from: 'FAILED_RETRYABLE', to: 'SENT', attempt: 1 });
-        return page;
-      };
+      });
       const stats = await reconciler({ store: racing }).runOnce();
       expect(stats).to.include({ scanned: 1, lostRaces: 1, republished: 0 });
       expect(published).to.deep.equal([]);
@@ -304,13 +306,10 @@ describe('Reconciler', () => {
       await move(key, { from: 'PENDING', to: 'SENT' });
       await move(key, { from: 'SENT', to: 'FAILED_RETRYABLE', error: { code: 'BOOM', message: 'first' } });
       now += IDLE + 1;
-      const racing: DispatchStore = Object.create(store) as DispatchStore;
-      racing.scan = async (req) => {
-        const page = await store.scan(req);
+      const racing = racingScan(async () => {
         await move(key, { from: 'FAILED_RETRYABLE', to: 'SENT', attempt: 1 });
         await move(key, { from: 'SENT', to: 'FAILED_RETRYABLE', error: { code: 'BOOM', message: 'second' } });
-        return page;
-      };
+      });
       const stats = await reconciler({ store: racing }).runOnce();
       expect(stats).to.include({ lostRaces: 1, republished: 0 });
       const r = (await store.get(key))!;
