@@ -7,6 +7,7 @@ import type {
   DispatchScanRequest, DispatchStore, DispatchTransition, NewDispatchRecord, TransitionDispatchResult,
 } from '../../core/dispatch';
 import { CREATE, DELETE, TRANSITION, type DispatchLuaScript } from './dispatch-scripts';
+import { evalScript } from './lua';
 import { DEFAULT_PREFIX } from './schema-store';
 import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 
@@ -234,13 +235,8 @@ export class RedisDispatchStore implements DispatchStore {
     return (await this.run(DELETE, [this.recordKey(key), this.indexKey], [])) === 1;
   }
 
-  private async run(s: DispatchLuaScript, keys: string[], args: (string | Buffer | number)[]): Promise<unknown> {
-    try {
-      return await this.client.callBuffer('EVALSHA', s.sha, keys.length, ...keys, ...args);
-    } catch (e) {
-      if (!String((e as Error)?.message).startsWith('NOSCRIPT')) throw e;
-      return this.client.callBuffer('EVAL', s.lua, keys.length, ...keys, ...args);
-    }
+  private run(s: DispatchLuaScript, keys: string[], args: (string | Buffer | number)[]): Promise<unknown> {
+    return evalScript(this.client, s, keys, args);
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { evalScript, luaScript } from './lua';
 import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 import type { AddVersionResult, SchemaStore, StoredVersion } from '../../core/registry';
 import type { CompatibilityMode } from '../../core/schema/compat';
@@ -34,7 +34,7 @@ local v = latest + 1
 redis.call('HSET', KEYS[1], 'latest', v, 'v:' .. v, ARGV[1], 'id:' .. ARGV[1], v)
 return {0, v}
 `;
-const ADD_VERSION_SHA = createHash('sha1').update(ADD_VERSION_LUA).digest('hex');
+const ADD_VERSION = luaScript(ADD_VERSION_LUA);
 
 /**
  * A {@link SchemaStore} in Redis, following the wire contract.
@@ -126,14 +126,7 @@ export class RedisSchemaStore implements SchemaStore {
   /** {@inheritDoc SchemaStore.addVersion} */
   async addVersion(subject: string, id: string, expectedLatestVersion: number): Promise<AddVersionResult> {
     const key = this.subjectKey(subject);
-    let reply: unknown;
-    try {
-      reply = await this.client.evalsha(ADD_VERSION_SHA, 1, key, id, expectedLatestVersion);
-    } catch (e) {
-      if (!String((e as Error)?.message).startsWith('NOSCRIPT')) throw e;
-      reply = await this.client.eval(ADD_VERSION_LUA, 1, key, id, expectedLatestVersion);
-    }
-    const [code, n] = reply as [number, number];
+    const [code, n] = (await evalScript(this.client, ADD_VERSION, [key], [id, expectedLatestVersion])) as [number, number];
     if (code === 0) return { status: 'added', version: n };
     if (code === 1) return { status: 'exists', version: n };
     return { status: 'conflict', latestVersion: n };

@@ -5,7 +5,7 @@ import {
 } from '../../core/workflow/store';
 import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
 import { escapeKeyPart } from './dispatch-store';
-import { luaScript, type LuaScript } from './lua';
+import { evalScript, luaScript, type LuaScript } from './lua';
 import { DEFAULT_PREFIX } from './schema-store';
 
 /** Options of {@link RedisWorkflowStore}. */
@@ -198,14 +198,8 @@ export class RedisWorkflowStore implements WorkflowStore {
     return (await this.client.del(workflowKey(this.prefix, executionId))) === 1;
   }
 
-  private async run(s: LuaScript, executionId: string, args: (string | Buffer)[]): Promise<unknown> {
-    const key = workflowKey(this.prefix, executionId);
-    try {
-      return await this.client.callBuffer('EVALSHA', s.sha, 1, key, ...args);
-    } catch (e) {
-      if (!String((e as Error)?.message).startsWith('NOSCRIPT')) throw e;
-      return this.client.callBuffer('EVAL', s.lua, 1, key, ...args);
-    }
+  private run(s: LuaScript, executionId: string, args: (string | Buffer)[]): Promise<unknown> {
+    return evalScript(this.client, s, [workflowKey(this.prefix, executionId)], args);
   }
 }
 
