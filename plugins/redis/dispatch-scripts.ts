@@ -7,6 +7,19 @@
  */
 import { luaScript, type LuaScript } from './lua';
 
+/**
+ * Lua: `historyEntry(now, from, to, attempt, err)`, a record's history entry as JSON
+ * (`{"atMs":…,"from":…,"to":…,"attempt":…[,"error":<err JSON>]}`), the format `RedisDispatchStore`
+ * reads. Every script that writes a transition (this file's and the ledger's) builds it here.
+ */
+export const HISTORY_ENTRY = `
+local function historyEntry(now, from, to, attempt, err)
+  local entry = '{"atMs":' .. now .. ',"from":"' .. from .. '","to":"' .. to .. '","attempt":' .. attempt
+  if err then entry = entry .. ',"error":' .. err end
+  return entry .. '}'
+end
+`;
+
 /** A dispatch-store script (see `lua.ts`). */
 export type DispatchLuaScript = LuaScript;
 const script = luaScript;
@@ -46,16 +59,16 @@ return 1
  * `h:<n>`, n = the record's transition count; the entry `h:<n - limit>` is deleted, so at most
  * `limit` entries are kept.
  */
-export const TRANSITION = script(`
+export const TRANSITION = script(HISTORY_ENTRY + `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {0} end
 if state ~= ARGV[1] then return {1, redis.call('HGETALL', KEYS[1])} end
 local attempt = ARGV[4]
 if attempt == '' then attempt = redis.call('HGET', KEYS[1], 'attempt') end
 local n = redis.call('HINCRBY', KEYS[1], 'transition_count', 1)
-local entry = '{"atMs":' .. ARGV[3] .. ',"from":"' .. ARGV[1] .. '","to":"' .. ARGV[2] .. '","attempt":' .. attempt
-if ARGV[7] ~= '' then entry = entry .. ',"error":' .. ARGV[7] end
-entry = entry .. '}'
+local err = nil
+if ARGV[7] ~= '' then err = ARGV[7] end
+local entry = historyEntry(ARGV[3], ARGV[1], ARGV[2], attempt, err)
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'attempt', attempt, 'updated_at_ms', ARGV[3], 'h:' .. n, entry)
 local limit = tonumber(ARGV[6])
 if n > limit then redis.call('HDEL', KEYS[1], 'h:' .. (n - limit)) end

@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 import { WireField } from '../../core/tasks/wire';
+import { HISTORY_ENTRY } from './dispatch-scripts';
 import { luaScript } from './lua';
 
 /** Hash fields of the envelope a record drops once `ACKED` (only redelivery needs them). */
@@ -21,7 +22,7 @@ const ENVELOPE_FIELDS = Object.values(WireField).flatMap((n) => [`'e:s:${n}'`, `
  * attempt, `updated_at_ms`, `last_error` and any `extra` field pairs in one `HSET`; then the index
  * (removed, and a TTL set, when the new state is terminal; scored by `now` otherwise).
  */
-const PRELUDE = `
+const PRELUDE = HISTORY_ENTRY + `
 -- Records made terminal by this call: they leave the index in one ZREM at the end (see flush).
 local done = {}
 local function flush(index)
@@ -29,9 +30,7 @@ local function flush(index)
 end
 local function move(rk, index, from, to, now, attempt, count, err, limit, terminal, retention, extra)
   local n = tonumber(count or '0') + 1
-  local entry = '{"atMs":' .. now .. ',"from":"' .. from .. '","to":"' .. to .. '","attempt":' .. attempt
-  if err then entry = entry .. ',"error":' .. err end
-  entry = entry .. '}'
+  local entry = historyEntry(now, from, to, attempt, err)
   local h = {'state', to, 'attempt', attempt, 'updated_at_ms', now, 'transition_count', n, 'h:' .. n, entry}
   if err then
     h[#h + 1] = 'last_error'
@@ -79,7 +78,7 @@ end
  * field count n, the n field names, then n values per message. Returns per message `1` (sent) or
  * `{state, attempt, result_bytes, result_schema_id, result_type, last_error, created_at_ms}` of the existing record.
  */
-export const SEND = luaScript(`
+export const SEND = luaScript(HISTORY_ENTRY + `
 local stream, index = KEYS[1], KEYS[2]
 local maxLen, now, queue = ARGV[1], ARGV[2], ARGV[3]
 local n = tonumber(ARGV[4])
@@ -109,7 +108,7 @@ while j + n - 1 <= #ARGV do
       'execution_id', ARGV[j + iExec - 1], 'step_id', ARGV[j + iStep - 1], 'idempotency_key', ARGV[j + iKey - 1],
       'attempt', attempt, 'correlation_id', ARGV[j + iCorr - 1],
       'created_at_ms', now, 'updated_at_ms', now, 'transition_count', 1, 'queue', queue, 'entry_id', id,
-      'h:1', '{"atMs":' .. now .. ',"from":"PENDING","to":"SENT","attempt":' .. attempt .. '}',
+      'h:1', historyEntry(now, 'PENDING', 'SENT', attempt, nil),
     }
     if iDeadline and ARGV[j + iDeadline - 1] ~= '' then
       h[#h + 1] = 'deadline_ms'
