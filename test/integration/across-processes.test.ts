@@ -9,6 +9,7 @@ import { redisPlugin } from '../../plugins/redis';
 import { streamKey } from '../../plugins/redis/streams-keys';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { sinkKey, SquareIn, SquareOut, SquareTask } from './fixtures/tasks';
+import { sleep, until } from '../helpers/wait';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const WORKER_SCRIPT = join(__dirname, 'fixtures', 'worker.ts');
@@ -25,7 +26,6 @@ interface WorkerProc {
   readonly output: string[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const exited = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
 
 const inputOf = (i: number, workMs: number): SquareIn =>
@@ -40,13 +40,6 @@ function expectCorrect(input: SquareIn, out: SquareOut): void {
 }
 
 /** Waits until `cond()` holds, polling; fails with `what` after `timeoutMs`. */
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('Weft across real processes (Redis)', function () {
   this.timeout(60_000);

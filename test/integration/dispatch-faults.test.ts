@@ -28,12 +28,12 @@ import { transpileFixtures, type TranspiledFixtures } from '../helpers/transpile
 import { FAULT_QUEUE, FAULT_TASK, faultInput, FaultOut, FaultTask, sinkKeys } from './fixtures/fault-tasks';
 import type { ProducerReport } from './fixtures/fault-producer';
 import { prng } from '../helpers/prng';
+import { sleep } from '../helpers/wait';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const FIXTURES = join(__dirname, 'fixtures');
 const GROUP = 'weft';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const random = prng(SEED);

@@ -15,10 +15,10 @@ import { Child } from '../helpers/child';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { transpileFixtures, type TranspiledFixtures } from '../helpers/transpiled';
 import { FaultBatchIn, faultFlow, FaultSplit, FaultSquare, FaultSum, flowSinkKey, sink } from './fixtures/flow-fault-tasks';
+import { sleep } from '../helpers/wait';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const FIXTURES = join(__dirname, 'fixtures');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('Orchestrators under faults (real processes, SIGKILL, Redis)', function () {
   this.timeout(90_000);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { broadcastCancellation, CancellationFeed, CONTROL_STREAM, type Cancellation } from '../../../core/events';
 import { MemoryEventLog } from '../../../plugins/memory';
+import { until } from '../../helpers/wait';
 
 const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 /** Counts timers once mocha has armed its own test timeout (it does so after the test function first returns). */
@@ -10,13 +11,6 @@ const settledTimeouts = async (): Promise<number> => {
 };
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await tick(5);
-  }
-}
 
 describe('CancellationFeed (memory event log)', () => {
   let log: MemoryEventLog;

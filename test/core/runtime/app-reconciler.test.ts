@@ -3,8 +3,8 @@ import { Weft } from '../../../core/runtime/weft';
 import { StoreLedger } from '../../../core/dispatch';
 import { memoryPlugin } from '../../../plugins/memory';
 import { ch, ChildIn, ChildTask } from './fixtures/child-tasks';
+import { sleep } from '../../helpers/wait';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('app.reconciler()', () => {
   it('should recover an item whose producer stopped between recording and publishing it, once', async () => {

@@ -5,21 +5,12 @@ import type { Fields, Transport } from '../../../core/runtime/transport';
 import { appBackends, type Backend } from '../../helpers/backends';
 import { Channel, LineItem, Order, Priority } from '../../fixtures/shop';
 import { dl, PlaceOrder } from './fixtures/dead-letter-tasks';
+import { sleep, waitFor as until } from '../../helpers/wait';
 
 const QUEUE = 'dl-orders';
 const BIG = 9007199254740993n; // 2^53 + 1: not a safe JS number
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(get: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 function order(id: string): Order {
   const item = Object.assign(new LineItem(), { sku: 'sku-1', quantity: 2, priceCents: BIG });

@@ -10,17 +10,10 @@ import { MemoryDispatchStore, MemoryEventLog, memoryPlugin, MemorySchemaStore, M
 import { eventStreamKey, redisPlugin } from '../../../plugins/redis';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
 import { ev, StepIn, StepTask } from './fixtures/event-tasks';
+import { sleep, until } from '../../helpers/wait';
 
 const step = (key: string, mode: string): StepIn => Object.assign(new StepIn(), { key, mode });
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 async function rejectionOf(p: Promise<unknown>): Promise<{ code?: string; message?: string }> {
   try {

@@ -3,8 +3,8 @@ import { Weft } from '../../../core/runtime/weft';
 import { DispatchErrorCode } from '../../../core/dispatch';
 import { memoryPlugin } from '../../../plugins/memory';
 import { ch, ChildIn, ChildTask } from './fixtures/child-tasks';
+import { sleep } from '../../helpers/wait';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('a delivery past its attempts (its workers kept crashing)', () => {
   it('should be dead-lettered as exhausted without running', async () => {

@@ -5,8 +5,8 @@ import { NOTICE_STEP_PREFIX } from '../../../core/dispatch';
 import { appBackends, type Backend } from '../../helpers/backends';
 import { ChildIn, ChildTask } from './fixtures/child-tasks';
 import { Ingest, IngestIn } from '../workflow/fixtures/flow-tasks';
+import { sleep } from '../../helpers/wait';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A flow whose only step must finish within 200 ms: with no worker on its queue, it never does. */
 const expiring = flow('notify.expiring').step(Ingest, { timeoutMs: 200 });

@@ -7,16 +7,9 @@ import type { Delivery, ReclaimOptions } from '../../../core/runtime/transport';
 import { redisPlugin } from '../../../plugins/redis';
 import { connectTestRedis, deletePrefix, REDIS_URL, uniquePrefix } from '../../helpers/redis';
 import { ProbeIn, ProbeTask, SlowIn, SlowOut, SlowTask, wk } from './fixtures/worker-tasks';
+import { sleep, until } from '../../helpers/wait';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 const slow = (i: number, sleepMs: number): SlowIn => Object.assign(new SlowIn(), { i, sleepMs });
 const probe = (key: string, mode: 'gate' | 'signal'): ProbeIn => Object.assign(new ProbeIn(), { key, mode });
