@@ -92,7 +92,14 @@ describe('Orchestrator under faults (memory)', function () {
   it('a cancel handled before its start (another instance holds the start) ends the flow CANCELLED', async () => {
     // Two instances read one message at a time; creating a state is slow, so the cancel is
     // handled by one instance while the other is still creating the state from the start.
-    const store = storeWith((real) => ({ create: async (init) => { await new Promise((r) => setTimeout(r, 200)); return real.create(init); } }));
+    // Only the start's create is slow (a cancel's placeholder has no flow name): the cancel is
+    // handled, with no state yet, while the start is still on its way.
+    const store = storeWith((real) => ({
+      create: async (init) => {
+        if (init.flow !== '') await new Promise((r) => setTimeout(r, 200));
+        return real.create(init);
+      },
+    }));
     orchestrator(store, { batch: 1 });
     orchestrator(store, { batch: 1 });
     await new Promise((r) => setTimeout(r, 100));
@@ -101,6 +108,8 @@ describe('Orchestrator under faults (memory)', function () {
     const err = await run.result({ timeoutMs: 15_000 }).then(() => undefined, (e: { code?: string }) => e);
     expect(err?.code).to.equal('WEFT_FLOW_CANCELLED');
     expect((await app.flows.state(run.executionId))?.status).to.equal('CANCELLED');
+    await new Promise((r) => setTimeout(r, 300)); // the start has been handled by now
+    expect(runs.get('split') ?? 0, 'the start dispatched nothing').to.equal(0);
     expect(runs.get('sum') ?? 0).to.equal(0);
   });
 
