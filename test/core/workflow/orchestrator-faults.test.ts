@@ -7,7 +7,7 @@ import { Weft } from '../../../core/runtime/weft';
 import type { Client } from '../../../core/runtime/client';
 import { Orchestrator, type FlowEventEmitter } from '../../../core/workflow/orchestrator';
 import type { WorkflowStore } from '../../../core/workflow/store';
-import { FLOWS_QUEUE } from '../../../core/workflow/messages';
+import { FLOWS_QUEUE, stepKeyOf } from '../../../core/workflow/messages';
 import { memoryPlugin } from '../../../plugins/memory';
 import { runs, Split, strict, StrictIn, Sum, Work } from './fixtures/strict-flow';
 
@@ -109,7 +109,10 @@ describe('Orchestrator under faults (memory)', function () {
     expect(err?.code).to.equal('WEFT_FLOW_CANCELLED');
     expect((await app.flows.state(run.executionId))?.status).to.equal('CANCELLED');
     await new Promise((r) => setTimeout(r, 300)); // the start has been handled by now
-    expect(runs.get('split') ?? 0, 'the start dispatched nothing').to.equal(0);
+    // The start found the CANCELLED state and dispatched nothing: no record of the first step.
+    const splitKey = { executionId: run.executionId, stepId: 'ofault.split', idempotencyKey: stepKeyOf(strict.name, 'ofault.split', run.executionId, 0) };
+    expect(await app.app.dispatchStore.get(splitKey), 'a dispatch of the first step').to.equal(undefined);
+    expect(runs.get('split') ?? 0).to.equal(0);
     expect(runs.get('sum') ?? 0).to.equal(0);
   });
 
