@@ -4,7 +4,7 @@ import type { Worker } from '../../../core/runtime/worker';
 import type { Plugin } from '../../../core/app/plugin';
 import { DISPATCH_STORE, SCHEMA_STORE, TRANSPORT } from '../../../core/app/tokens';
 import { DispatchState } from '../../../core/dispatch/state';
-import { eventsStream, type WorkflowEvent } from '../../../core/events';
+import { broadcastCancellation, eventsStream, type WorkflowEvent } from '../../../core/events';
 import type { Fields } from '../../../core/runtime/transport';
 import { MemoryDispatchStore, MemoryEventLog, memoryPlugin, MemorySchemaStore, MemoryTransport } from '../../../plugins/memory';
 import { eventStreamKey, redisPlugin } from '../../../plugins/redis';
@@ -246,7 +246,9 @@ for (const b of backends) {
       it('should let other components of the process learn of cancellations (onCancel)', async () => {
         const heard: string[] = [];
         const off = producer.onCancel((c) => heard.push(c.executionId));
-        await producer.cancel('oc-1');
+        // Written to the control stream as another machine would (not through this app's cancel(),
+        // which tells its own feed at once): the feed learns it by reading the stream.
+        await broadcastCancellation(producer.eventLog!, 'oc-1', 'elsewhere');
         await until(() => heard.includes('oc-1'), 'the cancellation');
         expect(producer.cancellations.isCancelled('oc-1')).to.equal(true);
         off();
