@@ -188,8 +188,8 @@ export class TaskHandle<O> {
 interface Pending { readonly handle: TaskHandle<unknown>; readonly def: RuntimeTaskDefinition }
 
 /**
- * A reply queue expires this long after its client last read it, so a client that crashed leaves
- * nothing behind for longer (24 hours).
+ * A reply queue expires about this long after its client last read it (the client refreshes the
+ * TTL every half of it), so a client that crashed leaves nothing behind for longer (24 hours).
  */
 export const REPLY_QUEUE_TTL_MS = 24 * 3600 * 1000;
 
@@ -222,6 +222,8 @@ export class Client {
   /** Replies read but not acknowledged yet: they go with the next read of the reply queue. */
   private unacked: string[] = [];
   private closed = false;
+  /** When this client last set its reply queue's TTL (epoch ms; 0: never). */
+  private expiryRefreshedAt = 0;
 
   constructor(private readonly deps: ClientDeps, options: { replyQueue?: string; replyBlockMs?: number } = {}) {
     this.replyQueue = options.replyQueue ?? `replies.${randomBytes(8).toString('hex')}`;
@@ -426,11 +428,15 @@ export class Client {
     this.unacked = [];
     while (!this.closed && this.pending.size > 0) {
       let batch;
+      // The queue's TTL is set on the first read and refreshed every half TTL: not a write per read.
+      const refresh = Date.now() - this.expiryRefreshedAt >= REPLY_QUEUE_TTL_MS / 2;
       try {
         batch = await transport.consume(this.replyQueue, {
-          group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs, ack: toAck, trimAcked: true, expireMs: REPLY_QUEUE_TTL_MS,
+          group: 'client', consumer: 'c', count: 1000, blockMs: this.replyBlockMs, ack: toAck, trimAcked: true,
+          ...(refresh ? { expireMs: REPLY_QUEUE_TTL_MS } : {}),
         });
         toAck = [];
+        if (refresh) this.expiryRefreshedAt = Date.now();
       } catch (e) {
         if (this.closed) break;
         logger.warn({ err: e }, 'reading replies failed; retrying');
