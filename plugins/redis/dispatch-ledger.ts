@@ -246,38 +246,42 @@ export class RedisDispatchLedger implements DispatchLedger {
    * its cost), so that item's waiter is not told.
    */
   async notifyFinal(records: readonly DispatchRecord[], nowMs: number): Promise<void> {
-    await sendFinalNotices(this.transport, records, nowMs, async (r) => {
-      if (Object.keys(r.envelope).length > 0) return r.envelope;
-      return r.queue && r.messageId ? this.transport.entry(r.queue, r.messageId) : undefined;
-    });
+    await sendFinalNotices(this.transport, records, nowMs, (r) => this.messageOf(r));
   }
 
-  /** {@inheritDoc DispatchLedger.republish} */
+  /**
+   * A record's message: its envelope copy, or (a record this ledger sent keeps the entry's id, not
+   * a copy) the stream entry read back; `undefined` when the entry is gone.
+   */
+  private async messageOf(r: DispatchRecord): Promise<Fields | undefined> {
+    if (Object.keys(r.envelope).length > 0) return r.envelope;
+    return r.queue && r.messageId ? this.transport.entry(r.queue, r.messageId) : undefined;
+  }
+
+  /** {@inheritDoc DispatchLedger.republish} The entries to read back are read concurrently. */
   async republish(records: readonly DispatchRecord[]): Promise<void> {
-    const byQueue = new Map<string, Fields[]>();
-    const now = Date.now();
     for (const r of records) {
       if (!r.queue) throw new Error(`dispatch record ${r.idempotencyKey} has no queue; it was not created by the Weft runtime`);
-      if (r.state !== DispatchState.SENT) continue;
-      let record = r;
-      if (Object.keys(r.envelope).length === 0) {
-        // A record the ledger sent keeps the entry's id, not a copy: read the entry back.
-        const envelope = r.messageId ? await this.transport.entry(r.queue, r.messageId) : undefined;
-        if (!envelope) {
-          // Nothing of the message is left, so neither a dead letter nor an error reply can be sent:
-          // the reply queue was in the entry. See docs/dispatch.md, "Telling the waiters".
-          await this.store.transition(r, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs: now, error: {
-            code: DispatchErrorCode.ENVELOPE_LOST,
-            message: `the stream entry ${r.messageId ?? '(unknown)'} of queue ${r.queue} is gone (trimmed by MAXLEN?), so the item cannot be redelivered`,
-          } });
-          continue;
-        }
-        record = { ...r, envelope };
-      }
-      const list = byQueue.get(r.queue) ?? [];
-      list.push(redeliveryFields(record, now, true));
-      byQueue.set(r.queue, list);
     }
+    const sent = records.filter((r) => r.state === DispatchState.SENT);
+    const messages = await Promise.all(sent.map((r) => this.messageOf(r)));
+    const byQueue = new Map<string, Fields[]>();
+    const now = Date.now();
+    await Promise.all(sent.map(async (r, i) => {
+      const envelope = messages[i];
+      if (!envelope) {
+        // Nothing of the message is left, so neither a dead letter nor an error reply can be sent:
+        // the reply queue was in the entry. See docs/dispatch.md, "Telling the waiters".
+        await this.store.transition(r, { from: DispatchState.SENT, to: DispatchState.FAILED_FINAL, nowMs: now, error: {
+          code: DispatchErrorCode.ENVELOPE_LOST,
+          message: `the stream entry ${r.messageId ?? '(unknown)'} of queue ${r.queue} is gone (trimmed by MAXLEN?), so the item cannot be redelivered`,
+        } });
+        return;
+      }
+      const list = byQueue.get(r.queue!) ?? [];
+      list.push(redeliveryFields({ ...r, envelope }, now, true));
+      byQueue.set(r.queue!, list);
+    }));
     await Promise.all([...byQueue].map(([q, fields]) => this.transport.publish(q, fields)));
   }
 }
