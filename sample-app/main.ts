@@ -201,7 +201,7 @@ function eventLine(e: WorkflowEvent): string {
     case 'workflow_failed':
       return `  flow ${ordersFlow.name} failed${error ? ` ${error}` : ''}`;
     case 'workflow_cancelled':
-      return `  flow ${ordersFlow.name} cancelled${e.error?.message ? `: ${e.error.message}` : ''}`;
+      return `  flow ${ordersFlow.name} cancelled${e.message ? `: ${e.message}` : ''}`;
   }
 }
 

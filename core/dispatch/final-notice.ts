@@ -8,18 +8,19 @@ import { RuntimeErrorCode } from '../runtime/errors';
 import { errorReply, ReplyField } from '../runtime/reply';
 import type { DeadLetterReason, Delivery, Fields, Outgoing, Transport } from '../runtime/transport';
 import { WireField } from '../tasks/wire';
+import { DEFAULT_WORKER_GROUP } from '../runtime/transport';
 import { DispatchErrorCode } from './errors';
 import { DispatchState } from './state';
 import type { DispatchRecord } from './store';
 
 /** The consumer group whose pending delivery of the item a recovery dead letter acknowledges: the workers' default. */
-export const FINAL_NOTICE_GROUP = 'weft';
+const FINAL_NOTICE_GROUP = DEFAULT_WORKER_GROUP;
 
 /** The id a dead letter gets as its `originalId` when the record does not know its message's id. */
 const UNKNOWN_MESSAGE_ID = '0-0';
 
 /** A final failure's notice: the dead letter to write, and the error reply when the message names a `reply_to`. */
-export interface FinalNotice {
+interface FinalNotice {
   readonly delivery: Delivery;
   readonly reason: DeadLetterReason;
   readonly reply?: Outgoing;
@@ -31,7 +32,6 @@ const text = (v: string | Buffer | undefined): string => (v === undefined ? '' :
 function finalReasonOf(code: string): string {
   if (code === RuntimeErrorCode.DEADLINE_EXCEEDED) return 'deadline';
   if (code === DispatchErrorCode.RETRIES_EXHAUSTED) return 'exhausted';
-  if (code === DispatchErrorCode.ENVELOPE_LOST) return 'envelope_lost';
   return 'recovery';
 }
 
@@ -41,7 +41,7 @@ function finalReasonOf(code: string): string {
  * record's attempt, so that a replay is the next attempt; the reply is an `errorReply` with the
  * record's `lastError`. `undefined` for a record that is not `FAILED_FINAL` or has no queue.
  */
-export function finalNoticeOf(r: DispatchRecord, fields: Fields, nowMs: number): FinalNotice | undefined {
+function finalNoticeOf(r: DispatchRecord, fields: Fields, nowMs: number): FinalNotice | undefined {
   if (r.state !== DispatchState.FAILED_FINAL || !r.queue) return undefined;
   const code = r.lastError?.code ?? DispatchErrorCode.RETRIES_EXHAUSTED;
   const message = r.lastError?.message ?? 'the item failed during recovery';

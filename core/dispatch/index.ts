@@ -52,5 +52,4 @@ export { viewOf } from './ledger';
 export type { DispatchLedger, LedgerItem, LedgerView, SendOutcome, LedgerAck, LedgerFailure, RedeliverStats } from './ledger';
 export { StoreLedger, redeliveryFields, STORE_LEDGER_MAX_SCHEDULED } from './store-ledger';
 export type { StoreLedgerOptions } from './store-ledger';
-export { finalNoticeOf, sendFinalNotices, FINAL_NOTICE_GROUP } from './final-notice';
-export type { FinalNotice } from './final-notice';
+export { sendFinalNotices } from './final-notice';

@@ -97,6 +97,9 @@ export interface Transport {
 /** A message as a flat map of field name to value. Binary values are Buffers. */
 export type Fields = Readonly<Record<string, string | Buffer>>;
 
+/** The consumer group workers read task queues with unless told otherwise (`WorkerOptions.group`). */
+export const DEFAULT_WORKER_GROUP = 'weft';
+
 /** A message to publish. */
 export interface Outgoing {
   readonly queue: string;

@@ -19,7 +19,7 @@ import { cancellationOf, progressReport, stepOf, type WorkflowEventSink } from '
 import type { NewWorkflowEvent } from '../events/workflow-events';
 import type { Cancellation } from '../events/cancellation';
 import { errorReply, progressReply, resultReply } from './reply';
-import type { Delivery, Outgoing, Transport } from './transport';
+import { DEFAULT_WORKER_GROUP, type Delivery, type Outgoing, type Transport } from './transport';
 
 /** What a worker needs; the app bootstrap provides it. */
 export interface WorkerDeps {
@@ -46,7 +46,6 @@ export interface WorkerDeps {
    * and their deliveries that have not started end as final failures with `WEFT_CANCELLED`.
    */
   readonly cancellations?: {
-    isCancelled(executionId: string): boolean;
     get(executionId: string): Cancellation | undefined;
     onCancel(listener: (c: Cancellation) => void): () => void;
   };
@@ -232,7 +231,7 @@ export class Worker {
 
   constructor(private readonly deps: WorkerDeps, private readonly options: WorkerOptions) {
     if (options.queues.length === 0) throw new WeftError('WEFT_WORKER_NO_QUEUES', 'a worker needs at least one queue: give it tasks or queues');
-    this.group = options.group ?? 'weft';
+    this.group = options.group ?? DEFAULT_WORKER_GROUP;
     this.consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.concurrency = Math.max(1, options.concurrency ?? 32);
     this.blockMs = options.blockMs ?? 1000;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { FlowStepFailure } from '../workflow/errors';
-import type { NewWorkflow, StoredOutput, WorkflowStore } from '../workflow/store';
+import type { NewWorkflow, StoredOutput, WorkflowRecord, WorkflowState, WorkflowStore } from '../workflow/store';
 
 /** A ready, empty store and a way to release it. */
 export interface WorkflowStoreFixture {
@@ -53,6 +53,13 @@ export function workflowStoreConformance(name: string, factory: WorkflowStoreFac
       store = fx.store;
     });
     afterEach(async () => fx.cleanup());
+    /** One entry through `recordMany`, as `{ outcome, state }`. */
+    const record = async (executionId: string, entry: WorkflowRecord): Promise<
+      { outcome: 'recorded' | 'duplicate' | 'stale'; state: WorkflowState } | { outcome: 'missing' }
+    > => {
+      const { kinds, state } = await store.recordMany(executionId, [entry]);
+      return kinds[0] === 'missing' || !state ? { outcome: 'missing' } : { outcome: kinds[0]!, state };
+    };
 
     it('create is idempotent and starts RUNNING at stage 0 with one item', async () => {
       const init = fresh();
@@ -79,17 +86,17 @@ export function workflowStoreConformance(name: string, factory: WorkflowStoreFac
       const init = fresh();
       const id = init.executionId;
       const { state } = await store.create(init);
-      const r1 = await store.record(id, { stage: 0, index: 0, output: out('a'), nowMs: 2000 });
+      const r1 = await record(id, { stage: 0, index: 0, output: out('a'), nowMs: 2000 });
       assert.equal(r1.outcome, 'recorded');
       assert.ok('state' in r1 && r1.state.recorded === 1 && r1.state.version > state.version);
-      const r2 = await store.record(id, { stage: 0, index: 0, output: out('different'), nowMs: 2001 });
+      const r2 = await record(id, { stage: 0, index: 0, output: out('different'), nowMs: 2001 });
       assert.equal(r2.outcome, 'duplicate');
       assert.ok('state' in r2 && r2.state.recorded === 1);
-      const r3 = await store.record(id, { stage: 1, index: 0, output: out('b'), nowMs: 2002 });
+      const r3 = await record(id, { stage: 1, index: 0, output: out('b'), nowMs: 2002 });
       assert.equal(r3.outcome, 'stale');
       const [o] = await store.outputs(id, 0, 1);
       assert.equal(o?.bytes.toString(), 'a');
-      assert.equal((await store.record('no-such-execution', { stage: 0, index: 0, output: out('x'), nowMs: 1 })).outcome, 'missing');
+      assert.equal((await record('no-such-execution', { stage: 0, index: 0, output: out('x'), nowMs: 1 })).outcome, 'missing');
     });
 
     it('many concurrent records of a fan-out stage count exactly once per index', async () => {
@@ -99,7 +106,7 @@ export function workflowStoreConformance(name: string, factory: WorkflowStoreFac
       const moved = await store.update(id, state.version, { stage: 1, size: 20, nowMs: 3000 });
       assert.ok(moved.ok);
       const calls = [];
-      for (let i = 0; i < 20; i++) for (let copy = 0; copy < 3; copy++) calls.push(store.record(id, { stage: 1, index: i, output: out(`c${i}`), nowMs: 3001 }));
+      for (let i = 0; i < 20; i++) for (let copy = 0; copy < 3; copy++) calls.push(record(id, { stage: 1, index: i, output: out(`c${i}`), nowMs: 3001 }));
       const results = await Promise.all(calls);
       assert.equal(results.filter((r) => r.outcome === 'recorded').length, 20);
       const now = await store.get(id);
@@ -141,10 +148,10 @@ export function workflowStoreConformance(name: string, factory: WorkflowStoreFac
       const id = init.executionId;
       const { state } = await store.create(init);
       await store.update(id, state.version, { stage: 1, size: 3, nowMs: 3000 });
-      await store.record(id, { stage: 1, index: 0, output: out('x'), nowMs: 1 });
-      assert.equal((await store.record(id, { stage: 1, index: 1, failure: failure(1), nowMs: 2 })).outcome, 'recorded');
-      assert.equal((await store.record(id, { stage: 1, index: 1, failure: failure(1), nowMs: 3 })).outcome, 'duplicate');
-      assert.equal((await store.record(id, { stage: 1, index: 1, output: out('late'), nowMs: 4 })).outcome, 'duplicate');
+      await record(id, { stage: 1, index: 0, output: out('x'), nowMs: 1 });
+      assert.equal((await record(id, { stage: 1, index: 1, failure: failure(1), nowMs: 2 })).outcome, 'recorded');
+      assert.equal((await record(id, { stage: 1, index: 1, failure: failure(1), nowMs: 3 })).outcome, 'duplicate');
+      assert.equal((await record(id, { stage: 1, index: 1, output: out('late'), nowMs: 4 })).outcome, 'duplicate');
       const s = await store.get(id);
       assert.equal(s?.recorded, 2);
       assert.deepEqual(s?.failures, [failure(1)]);
@@ -175,7 +182,7 @@ export function workflowStoreConformance(name: string, factory: WorkflowStoreFac
       const { state } = await store.create(a);
       const done = await store.update(a.executionId, state.version, { status: 'FAILED', error: { code: 'WEFT_FLOW_FAILED', message: 'step x' }, nowMs: 6000 });
       assert.ok(done.ok && done.state.status === 'FAILED');
-      assert.equal((await store.record(a.executionId, { stage: 0, index: 0, output: out('late'), nowMs: 1 })).outcome, 'stale');
+      assert.equal((await record(a.executionId, { stage: 0, index: 0, output: out('late'), nowMs: 1 })).outcome, 'stale');
       assert.deepEqual((await store.get(a.executionId))?.error, { code: 'WEFT_FLOW_FAILED', message: 'step x' });
       const b = fresh();
       const sb = (await store.create(b)).state;
@@ -199,7 +206,7 @@ export function workflowStoreConformance(name: string, factory: WorkflowStoreFac
       const { state } = await store.create(init);
       (state.input.bytes as Buffer)[0] = 9;
       const bytes = Buffer.from([0xff, 0, 0x80, 0x0a]);
-      await store.record(init.executionId, { stage: 0, index: 0, output: { bytes, schemaId: 's' }, nowMs: 1 });
+      await record(init.executionId, { stage: 0, index: 0, output: { bytes, schemaId: 's' }, nowMs: 1 });
       bytes[0] = 1;
       const got = await store.get(init.executionId);
       assert.deepEqual([...got!.input.bytes], [0, 255, 10, 13, 0]);

@@ -20,6 +20,12 @@ export const FlowErrorCode = {
   NOT_FOUND: 'WEFT_FLOW_NOT_FOUND',
   /** A store argument is malformed. */
   STORE_ARGUMENT_INVALID: 'WEFT_FLOW_STORE_ARGUMENT_INVALID',
+  /** `result({ timeoutMs })` gave up before the flow ended. */
+  TIMEOUT: 'WEFT_FLOW_TIMEOUT',
+  /** A message on the flows queue is neither a start, a cancel nor a reply (dead-lettered). */
+  MESSAGE_INVALID: 'WEFT_FLOW_MESSAGE_INVALID',
+  /** A flows-queue message whose handling failed too many times (dead-lettered). */
+  MESSAGE_FAILED: 'WEFT_FLOW_MESSAGE_FAILED',
 } as const;
 
 /** A workflow error: a {@link WeftError} with one of the {@link FlowErrorCode} codes. */

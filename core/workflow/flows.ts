@@ -123,7 +123,7 @@ export class FlowHandle<O> {
       const s = await this.store.get(this.executionId);
       if (s && s.status !== 'RUNNING') return s;
       if (Date.now() >= end) {
-        throw new FlowError('WEFT_FLOW_TIMEOUT', `flow ${this.flow} (execution ${this.executionId}) has not ended after ${timeoutMs} ms; ` +
+        throw new FlowError(FlowErrorCode.TIMEOUT, `flow ${this.flow} (execution ${this.executionId}) has not ended after ${timeoutMs} ms; ` +
           'is an orchestrator running (app.orchestrator()) and a worker for each step?');
       }
       await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, end - Date.now()))));

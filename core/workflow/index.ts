@@ -17,8 +17,8 @@ export type { OrchestratorOptions, OrchestratorDeps, FlowEvent, FlowEventKind, F
 export { FlowRegistry, checkFlowEdges } from './register';
 export { FLOWS_QUEUE, ORCHESTRATOR_GROUP } from './messages';
 export {
-  DEFAULT_WORKFLOW_RETENTION_MS, WORKFLOW_STATUSES, WORKFLOW_FAILURES_LIMIT, isTerminalStatus,
+  DEFAULT_WORKFLOW_RETENTION_MS, WORKFLOW_FAILURES_LIMIT, isTerminalStatus,
 } from './store';
 export type {
-  WorkflowStore, WorkflowState, WorkflowStatus, StoredOutput, NewWorkflow, WorkflowRecord, RecordOutcome, WorkflowChange, UpdateOutcome, WorkflowError,
+  WorkflowStore, WorkflowState, WorkflowStatus, StoredOutput, NewWorkflow, WorkflowRecord, RecordManyOutcome, WorkflowChange, UpdateOutcome, WorkflowError,
 } from './store';

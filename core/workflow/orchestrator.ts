@@ -2,14 +2,14 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DispatchLedger } from '../dispatch/ledger';
-import { codeOf, messageOf } from '../runtime/errors';
+import { codeOf, messageOf, RuntimeErrorCode } from '../runtime/errors';
 import { parseReply, type Reply } from '../runtime/reply';
 import type { Delivery, Transport } from '../runtime/transport';
 import type { EncodedDispatchOptions, EncodedItem } from '../runtime/client';
 import type { RuntimeTaskDefinition } from '../runtime/context';
 import { fromFields } from '../tasks/wire';
 import type { AnyFlow, FlowStage } from './definition';
-import type { FlowStepFailure } from './errors';
+import { FlowErrorCode, type FlowStepFailure } from './errors';
 import { FLOWS_QUEUE, FlowField, ORCHESTRATOR_GROUP, START_STEP, stepKeyOf, text } from './messages';
 import { repeatedElements, repeatedField } from './payload';
 import { listField, type FlowRegistry } from './register';
@@ -89,8 +89,6 @@ const ANNOUNCED_LIMIT = 10_000;
 const ENSURE_INTERVAL_MS = 10_000;
 /** A flow message whose handling failed this many times is dead-lettered instead of redone. */
 const MAX_FLOW_DELIVERIES = 10;
-/** The code of a step the workers cancelled (`app.cancel`; core/events). */
-const CANCELLED_CODE = 'WEFT_CANCELLED';
 
 /**
  * The failure that stops the flow at its current stage: a recorded failure of that stage's step
@@ -267,7 +265,7 @@ export class Orchestrator {
       spent.length ? 'handling flow messages failed too often; dead-lettered' : 'handling flow messages failed; they will be redelivered');
     for (const d of spent) {
       await this.deps.transport.deadLetter(this.queue, this.group, d, {
-        code: codeOf(err, 'WEFT_FLOW_MESSAGE_FAILED'),
+        code: codeOf(err, FlowErrorCode.MESSAGE_FAILED),
         message: `handling failed ${d.deliveryCount} times, the last with: ${messageOf(err)}`,
       }).catch((e: unknown) => this.deps.logger.warn({ err: e, messageId: d.id }, 'dead-lettering a flow message failed'));
     }
@@ -290,7 +288,7 @@ export class Orchestrator {
     if (!reply) {
       this.deps.logger.warn({ messageId: d.id }, 'not a flow message; dead-lettered');
       await this.deps.transport.deadLetter(this.queue, this.group, d, {
-        code: 'WEFT_FLOW_MESSAGE_INVALID', message: 'the flows queue carries start, cancel and reply messages only',
+        code: FlowErrorCode.MESSAGE_INVALID, message: 'the flows queue carries start, cancel and reply messages only',
       });
       return false;
     }
@@ -311,7 +309,7 @@ export class Orchestrator {
     if (!f) {
       this.deps.logger.error({ flow: name, executionId: env.executionId }, 'start of a flow this orchestrator does not know; dead-lettered');
       await this.deps.transport.deadLetter(this.queue, this.group, d, {
-        code: 'WEFT_FLOW_NOT_REGISTERED', message: `flow ${name} is not registered in this orchestrator: register it with app.flows.register(flow) before app.orchestrator()`,
+        code: FlowErrorCode.NOT_REGISTERED, message: `flow ${name} is not registered in this orchestrator: register it with app.flows.register(flow) before app.orchestrator()`,
       });
       return;
     }
@@ -366,7 +364,7 @@ export class Orchestrator {
     if (state.status !== 'RUNNING') return this.announce(state);
     // A step ended WEFT_CANCELLED: the execution was cancelled on the workers (`app.cancel`), so the
     // flow is cancelled, not failed.
-    const cancelled = replies.find((r) => r.kind === 'error' && r.code === CANCELLED_CODE);
+    const cancelled = replies.find((r) => r.kind === 'error' && r.code === RuntimeErrorCode.CANCELLED);
     if (cancelled && cancelled.kind === 'error') return this.cancelState(state, cancelled.message);
     const f = this.deps.flows.get(state.flow);
     if (!f) {

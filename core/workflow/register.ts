@@ -89,9 +89,4 @@ export class FlowRegistry {
   get(name: string): AnyFlow | undefined {
     return this.flows.get(name)?.flow;
   }
-
-  /** `true` when exactly this flow (same steps) is registered. */
-  has(flow: AnyFlow): boolean {
-    return this.flows.get(flow.name)?.signature === flowSignature(flow);
-  }
 }

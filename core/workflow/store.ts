@@ -12,7 +12,6 @@ import { FlowError, FlowErrorCode, type FlowStepFailure } from './errors';
 export type WorkflowStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
 /** Every status, in order. */
-export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /** `true` for SUCCEEDED, FAILED and CANCELLED. */
 export function isTerminalStatus(s: WorkflowStatus): boolean {
@@ -83,28 +82,10 @@ export interface WorkflowRecord {
   readonly nowMs: number;
 }
 
-/**
- * What {@link WorkflowStore.record} did.
- * - `recorded`: new; `recorded` of the state counts it.
- * - `duplicate`: that index of that stage already had an outcome; nothing changed.
- * - `stale`: the execution is not RUNNING, or is at another stage; nothing changed.
- * - `missing`: no such execution.
- */
-export type RecordOutcome =
-  | { readonly outcome: 'recorded' | 'duplicate' | 'stale'; readonly state: WorkflowState }
-  | { readonly outcome: 'missing' };
-
 /** What {@link WorkflowStore.recordMany} did: per entry, and the state after all of them. */
 export interface RecordManyOutcome {
   readonly kinds: readonly ('recorded' | 'duplicate' | 'stale' | 'missing')[];
   readonly state: WorkflowState | undefined;
-}
-
-/** {@link WorkflowStore.record} through {@link WorkflowStore.recordMany}, for implementations that write both the same way. */
-export async function recordOne(store: Pick<WorkflowStore, 'recordMany'>, executionId: string, entry: WorkflowRecord): Promise<RecordOutcome> {
-  const { kinds, state } = await store.recordMany(executionId, [entry]);
-  const kind = kinds[0]!;
-  return kind === 'missing' || !state ? { outcome: 'missing' } : { outcome: kind, state };
 }
 
 /** A change of {@link WorkflowStore.update}. */
@@ -137,16 +118,13 @@ export interface WorkflowStore {
   create(init: NewWorkflow): Promise<{ readonly created: boolean; readonly state: WorkflowState }>;
   get(executionId: string): Promise<WorkflowState | undefined>;
   /**
-   * Records the outcome of item `index` of `stage`, once: only while the execution is RUNNING at
-   * that stage, and only if that index has no outcome yet (so a redelivered reply counts once).
-   * A failure is appended to `failures`.
-   */
-  record(executionId: string, entry: WorkflowRecord): Promise<RecordOutcome>;
-  /**
-   * Records several outcomes of one execution at once, each as {@link record} would, in order and
-   * atomically (one round trip on Redis): `kinds[i]` is what happened to `entries[i]`, and `state`
-   * is the state after all of them (`undefined` when there is no such execution; every kind is
-   * then `missing`).
+   * Records outcomes of one execution, in order and atomically (one round trip on Redis). Each
+   * entry, the outcome of item `index` of `stage`, is recorded once: only while the execution is
+   * RUNNING at that stage, and only if that index has no outcome yet (so a redelivered reply
+   * counts once); a failure is appended to `failures`. `kinds[i]` says what happened to
+   * `entries[i]`: `recorded` (new: `recorded` of the state counts it), `duplicate` (that index
+   * already had an outcome), `stale` (not RUNNING, or at another stage) or `missing` (no such
+   * execution; `state` is then `undefined`). `state` is the state after all of them.
    */
   recordMany(executionId: string, entries: readonly WorkflowRecord[]): Promise<RecordManyOutcome>;
   /** The outputs of a stage, by index from 0 to `count - 1`; `undefined` where there is none (a failed item). */

@@ -1,7 +1,7 @@
 import { FlowError, FlowErrorCode } from '../../core/workflow/errors';
 import {
   applyChange, checkChange, checkRecord, isTerminalStatus, WORKFLOW_FAILURES_LIMIT,
-  recordOne, type NewWorkflow, type RecordManyOutcome, type RecordOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowRecord,
+  type NewWorkflow, type RecordManyOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowRecord,
   type WorkflowState, type WorkflowStore,
 } from '../../core/workflow/store';
 
@@ -98,11 +98,6 @@ export class MemoryWorkflowStore implements WorkflowStore {
     this.sweep();
     const e = this.entry(executionId);
     return e && copyState(e.state);
-  }
-
-  /** {@inheritDoc WorkflowStore.record} */
-  record(executionId: string, r: WorkflowRecord): Promise<RecordOutcome> {
-    return recordOne(this, executionId, r);
   }
 
   /** {@inheritDoc WorkflowStore.recordMany} */

@@ -1,6 +1,6 @@
 import {
   applyChange, checkChange, checkRecord, DEFAULT_WORKFLOW_RETENTION_MS, isTerminalStatus, parseMeta, WORKFLOW_FAILURES_LIMIT,
-  recordOne, type NewWorkflow, type RecordManyOutcome, type RecordOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowMeta,
+  type NewWorkflow, type RecordManyOutcome, type StoredOutput, type UpdateOutcome, type WorkflowChange, type WorkflowMeta,
   type WorkflowRecord, type WorkflowState, type WorkflowStore,
 } from '../../core/workflow/store';
 import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
@@ -143,11 +143,6 @@ export class RedisWorkflowStore implements WorkflowStore {
   async get(executionId: string): Promise<WorkflowState | undefined> {
     const [meta, input, schemaId] = await this.client.hmgetBuffer(workflowKey(this.prefix, executionId), 'meta', 'in', 'in_s');
     return meta ? toState(meta, input, schemaId) : undefined;
-  }
-
-  /** {@inheritDoc WorkflowStore.record} */
-  record(executionId: string, e: WorkflowRecord): Promise<RecordOutcome> {
-    return recordOne(this, executionId, e);
   }
 
   /** {@inheritDoc WorkflowStore.recordMany} One `RECORD_MANY` call. */

@@ -33,7 +33,7 @@ describe('Orchestrator under faults (memory)', function () {
   /** The app's store with some calls replaced. */
   function storeWith(patch: (real: WorkflowStore) => Partial<WorkflowStore>): WorkflowStore {
     const real = app.app.resolve<WorkflowStore>(Symbol.for('weft.workflowStore'));
-    const bound = Object.fromEntries((['create', 'get', 'record', 'recordMany', 'outputs', 'update', 'delete', 'close'] as const)
+    const bound = Object.fromEntries((['create', 'get', 'recordMany', 'outputs', 'update', 'delete', 'close'] as const)
       .map((k) => [k, (real[k] as (...a: unknown[]) => unknown).bind(real)]));
     return { name: real.name, ...bound, ...patch(real) } as WorkflowStore;
   }
