@@ -28,6 +28,17 @@ export function stepOf(env: TaskEnvelope): string {
   return at > 0 ? env.task.slice(0, at) : env.task;
 }
 
+/**
+ * Appends a step or progress event of the message `env` to its execution's stream, named by its
+ * step and (when the message carries it) its lineage index. Nothing without a sink or an execution.
+ */
+export function emitStepEvent(
+  emit: WorkflowEventSink | undefined, env: TaskEnvelope, event: Omit<NewWorkflowEvent, 'executionId' | 'step' | 'index'>,
+): Promise<void> | undefined {
+  if (!emit || !env.executionId) return undefined;
+  return emit(env.executionId, { ...event, step: stepOf(env), ...(env.lineageIndex === undefined ? {} : { index: env.lineageIndex }) });
+}
+
 /** What one `ctx.progress` call sends: the reply value (as before) and the progress event. */
 export interface ProgressReport {
   /** The value of the progress reply (`handle.status().progress`). */

@@ -15,7 +15,7 @@ import type { TaskClass, TaskInput, TaskOutput } from '../../decorators/types';
 import { childDeadline } from '../dispatch/deadline';
 import { childTraceparent } from './ids';
 import { CancelledError, codeOf, messageOf, RuntimeErrorCode } from './errors';
-import { cancellationOf, progressReport, stepOf, type WorkflowEventSink } from '../events/task-events';
+import { cancellationOf, emitStepEvent, progressReport, type WorkflowEventSink } from '../events/task-events';
 import type { NewWorkflowEvent } from '../events/workflow-events';
 import type { Cancellation } from '../events/cancellation';
 import { errorReply, progressReply, resultReply } from './reply';
@@ -173,9 +173,7 @@ class RunContext implements TaskContext {
     const env = this.env;
     await Promise.all([
       env.replyTo ? this.transport.publish(env.replyTo, [progressReply(env.executionId, env.idempotencyKey, reply)]) : undefined,
-      env.events && this.emit && env.executionId
-        ? this.emit(env.executionId, { ...event, step: stepOf(env), ...(env.lineageIndex === undefined ? {} : { index: env.lineageIndex }) })
-        : undefined,
+      env.events ? emitStepEvent(this.emit, env, event) : undefined,
     ]);
   };
 }
@@ -273,9 +271,8 @@ export class Worker {
   }
 
   /** Appends a step event of a message that asked for them (`events` = `1`). */
-  private stepEvent(env: TaskEnvelope, event: Omit<NewWorkflowEvent, 'executionId' | 'step'>): Promise<void> | undefined {
-    if (!env.executionId) return undefined;
-    return this.deps.emit?.(env.executionId, { ...event, step: stepOf(env), ...(env.lineageIndex === undefined ? {} : { index: env.lineageIndex }) });
+  private stepEvent(env: TaskEnvelope, event: Omit<NewWorkflowEvent, 'executionId' | 'step' | 'index'>): Promise<void> | undefined {
+    return emitStepEvent(this.deps.emit, env, event);
   }
 
   /**

@@ -96,8 +96,8 @@ export function memoryPlugin(options: MemoryPluginOptions = {}): Plugin {
       container.registerInstance(WORKFLOW_STORE, workflowStore);
       owned.set(container, {
         transport: given ? undefined : transport,
-        schemaStore: options.schemaStore ? undefined : schemaStore,
-        dispatchStore: options.dispatchStore ? undefined : dispatchStore,
+        schemaStore: options.schemaStore || shared ? undefined : schemaStore,
+        dispatchStore: options.dispatchStore || shared ? undefined : dispatchStore,
         eventLog: options.eventLog || shared ? undefined : eventLog,
         workflowStore: options.workflowStore || shared ? undefined : workflowStore,
       });
