@@ -5,7 +5,9 @@ import {
   checkAppend, checkRead, DEFAULT_EVENT_MAX_LEN, EventLogArgumentError, EventLogClosedError, EventLogError,
 } from '../../core/events/errors';
 import { BlockerPool } from './blocker-pool';
-import { clientFor, quitClient, type RedisClientLike, type RedisConnection } from './connection';
+import { clientFor, connectOwned, quitClient, type RedisClientLike, type RedisConnection } from './connection';
+import { asRecord, entriesOfRead, str } from './replies';
+import { messageOf } from '../../core/runtime/errors';
 import { DEFAULT_PREFIX } from './schema-store';
 
 /** Most idle blocking connections kept for reuse; more concurrent blocking reads open more, closed after use. */
@@ -86,11 +88,11 @@ export class RedisEventLog implements EventLog {
   /** Connects a client the log created; a no-op for one it was given. */
   async init(): Promise<void> {
     if (this.closed) throw new EventLogClosedError(this.name);
-    if (this.owned && this.client.status === 'wait') {
+    if (this.owned) {
       try {
-        await this.client.connect();
+        await connectOwned(this.client);
       } catch (e) {
-        throw new EventLogError(`redis event log: cannot connect: ${errorText(e)}`, { cause: e });
+        throw new EventLogError(`redis event log: cannot connect: ${messageOf(e)}`, { cause: e });
       }
     }
   }
@@ -109,10 +111,10 @@ export class RedisEventLog implements EventLog {
     try {
       res = await tx.exec();
     } catch (e) {
-      throw new EventLogError(`redis event log: append to ${stream} failed: ${errorText(e)}`, { cause: e });
+      throw new EventLogError(`redis event log: append to ${stream} failed: ${messageOf(e)}`, { cause: e });
     }
     const first = res?.[0];
-    if (!first || first[0]) throw new EventLogError(`redis event log: append to ${stream} failed: ${errorText(first?.[0] ?? 'transaction aborted')}`);
+    if (!first || first[0]) throw new EventLogError(`redis event log: append to ${stream} failed: ${messageOf(first?.[0] ?? 'transaction aborted')}`);
     return String(first[1]);
   }
 
@@ -125,7 +127,7 @@ export class RedisEventLog implements EventLog {
       try {
         return entries(await this.client.call('XREAD', 'COUNT', count, 'STREAMS', key, afterId));
       } catch (e) {
-        throw new EventLogError(`redis event log: read of ${stream} failed: ${errorText(e)}`, { cause: e });
+        throw new EventLogError(`redis event log: read of ${stream} failed: ${messageOf(e)}`, { cause: e });
       }
     }
     const signal = options?.signal;
@@ -142,7 +144,7 @@ export class RedisEventLog implements EventLog {
       return entries(await conn.call('XREAD', 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, afterId));
     } catch (e) {
       if (aborted || this.closed) return [];
-      throw new EventLogError(`redis event log: blocking read of ${stream} failed: ${errorText(e)}`, { cause: e });
+      throw new EventLogError(`redis event log: blocking read of ${stream} failed: ${messageOf(e)}`, { cause: e });
     } finally {
       signal?.removeEventListener('abort', onAbort);
       if (!aborted) this.blockers.release(conn);
@@ -165,25 +167,12 @@ export class RedisEventLog implements EventLog {
   }
 }
 
-/**
- * The entries of an `XREAD` reply of one stream (`null` when there were none). RESP2 answers
- * `[[key, entries]]`; RESP3 answers a map, which a raw `call` hands back flat: `[key, entries]`.
- */
+/** The entries of an `XREAD` reply of one stream (`null` when there were none), whatever its shape. */
 function entries(reply: unknown): LoggedEvent[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const list = Array.isArray(reply[0]) ? (reply[0] as [unknown, unknown])[1] : reply[1];
-  if (!Array.isArray(list)) return [];
-  const out: LoggedEvent[] = [];
-  for (const item of list as [unknown, unknown][]) {
-    const [id, flat] = item;
-    if (!Array.isArray(flat)) continue;
+  return entriesOfRead(reply).map((e) => {
+    const [id, flat] = e as [unknown, unknown];
     const fields: Record<string, string> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
-    out.push({ id: String(id), fields });
-  }
-  return out;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+    for (const [k, v] of Object.entries(asRecord(flat))) fields[k] = str(v);
+    return { id: str(id), fields };
+  });
 }

@@ -15,6 +15,7 @@ import { clientFor, quitClient, type RedisClientLike, type RedisConnection } fro
 import { deadLetterKey, keySlot, streamKey } from './streams-keys';
 import { BlockerPool } from './blocker-pool';
 import { EncodedCommand, RespWriter } from './resp';
+import { asRecord, entriesOfRead, str } from './replies';
 import { ACK_FOLLOW, PUBLISH, READ_PACKED, RECLAIM, TOUCH, type LuaScript } from './streams-scripts';
 
 /** Default approximate `MAXLEN` of a queue's stream (see {@link RedisStreamsTransportOptions.maxLen}). */
@@ -250,38 +251,6 @@ function positiveInt(name: string, v: number): number {
 function nonNegativeInt(name: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`${name} must be a non-negative integer, got ${v}`);
   return v;
-}
-
-function str(v: unknown): string {
-  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-}
-
-/** The entries of the one stream an `XREADGROUP` read, whatever the reply shape (RESP2 or RESP3 map). */
-function entriesOfRead(reply: unknown): unknown[] {
-  if (reply === null || reply === undefined) return [];
-  if (Array.isArray(reply)) {
-    if (reply.length === 0) return [];
-    // RESP3 map flattened to [key, entries] by `call`; RESP2 (and ioredis transformers): [[key, entries]].
-    if (Buffer.isBuffer(reply[0]) || typeof reply[0] === 'string') return (reply[1] as unknown[] | undefined) ?? [];
-    return ((reply[0] as unknown[])[1] as unknown[] | undefined) ?? [];
-  }
-  if (reply instanceof Map) return ([...reply.values()][0] as unknown[] | undefined) ?? [];
-  return (Object.values(reply as Record<string, unknown>)[0] as unknown[] | undefined) ?? [];
-}
-
-/** A flat `[k, v, k, v]` array or a map/object as a record. */
-function asRecord(x: unknown): Record<string, unknown> {
-  if (Array.isArray(x)) {
-    const r: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < x.length; i += 2) r[str(x[i])] = x[i + 1];
-    return r;
-  }
-  if (x instanceof Map) {
-    const r: Record<string, unknown> = {};
-    for (const [k, v] of x) r[str(k)] = v;
-    return r;
-  }
-  return (x ?? {}) as Record<string, unknown>;
 }
 
 /**
