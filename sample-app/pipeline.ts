@@ -94,9 +94,6 @@ export class PipelineStepError extends WeftError {
   }
 }
 
-/** How long the events may trail the flow's result (the terminal event is written after the state). */
-const EVENTS_GRACE_MS = 2000;
-
 /**
  * Runs one batch through the pipeline: starts {@link ordersFlow} with the batch id as its business
  * key, forwards its events to `onEvent`, and resolves to the report once the flow has ended and
@@ -118,36 +115,30 @@ export async function runOrdersPipeline(app: Weft, request: IngestRequest, optio
   const { executionId } = run;
   const onEvent = options.onEvent ?? (() => undefined);
 
-  // Follow the events from the first one; the subscription ends after the flow's terminal event.
+  // Follow the events from the first one; the subscription ends after the flow's terminal event,
+  // which the orchestrator writes once the flow's state has ended: then the result is there too.
+  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   const stop = new AbortController();
-  const following = (async () => {
-    for await (const event of app.subscribe(executionId, { signal: stop.signal })) onEvent(event);
-  })();
-  following.catch(() => undefined); // awaited below; a broken event log must not fail the pipeline
-
   const cancel = (): void => void run.cancel(String(options.signal?.reason ?? 'cancelled')).catch(() => undefined);
   if (options.signal?.aborted) cancel();
   else options.signal?.addEventListener('abort', cancel, { once: true });
   try {
-    let report: Report;
+    const signal = deadline === undefined ? stop.signal : AbortSignal.any([stop.signal, AbortSignal.timeout(options.timeoutMs!)]);
     try {
-      report = await run.result({ pollMs: 50, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+      for await (const event of app.subscribe(executionId, { signal })) onEvent(event);
+    } catch {
+      // A broken event log must not fail the pipeline: the flow's state still says how it ended.
+    }
+    try {
+      const report = await run.result({ pollMs: 50, ...(deadline === undefined ? {} : { timeoutMs: Math.max(1, deadline - Date.now()) }) });
+      return { executionId, deduplicated: run.deduplicated, report };
     } catch (e) {
       if (e instanceof FlowFailedError) throw new PipelineStepError(executionId, e.failure, e);
       throw e;
-    } finally {
-      await settle(following, EVENTS_GRACE_MS); // the terminal event, and everything before it, is through
     }
-    return { executionId, deduplicated: run.deduplicated, report };
   } finally {
     options.signal?.removeEventListener('abort', cancel);
     stop.abort();
   }
 }
 
-/** Waits for `p` (ignoring its failure), at most `ms`. */
-async function settle(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-}
