@@ -222,10 +222,16 @@ export function eventLogConformance(name: string, factory: EventLogFactory, opti
       assert.equal(kept[0], total - all.length, 'trimming must remove the oldest entries');
     });
 
-    it('should accept ttlMs and keep the stream readable until it expires', async () => {
+    it('should keep a stream with ttlMs readable until it expires, then drop it; an append renews the TTL', async () => {
       const s = streamName('ttl');
-      await log().append(s, { n: '0' }, { ttlMs: 60_000, maxLen: 100 });
+      await log().append(s, { n: '0' }, { ttlMs: 600, maxLen: 100 });
       assert.deepEqual(ns(await log().read(s, '0')), ['0']);
+      await new Promise((r) => setTimeout(r, 400));
+      await log().append(s, { n: '1' }, { ttlMs: 600, maxLen: 100 }); // 600 ms from now
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(ns(await log().read(s, '0')), ['0', '1'], 'the append renewed the TTL');
+      await new Promise((r) => setTimeout(r, 700));
+      assert.deepEqual(await log().read(s, '0'), [], 'the stream expired 600 ms after its last append');
     });
 
     describe('bad arguments', () => {
