@@ -257,20 +257,11 @@ export class Client {
       const key = idempotencyKey({ pipeline, step, businessKey: bk ?? executionId, lineageIndex });
       const handle = new TaskHandle<O>(executionId, key, def.name, awaitResult);
       handles.push(handle);
-      const correlationId = options.correlationId ?? executionId;
-      return {
-        key: { executionId, stepId: step, idempotencyKey: key }, correlationId,
-        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
-        fields: toFields({
-          schemaId: def.input.id, type: def.input.fullName, payload,
-          task: `${def.name}@${def.version}`, resolverId: 'default', strategy: 'registry',
-          correlationId, executionId, idempotencyKey: key, stepId: step,
-          retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: options.parentItemId ?? '',
-          traceparent: options.traceparent ?? newTraceparent(),
-          replyTo: awaitResult ? this.replyQueue : '',
-          ...(options.events ? { events: true, lineageIndex } : {}),
-        }),
-      };
+      return ledgerItem(def, payload, now, {
+        executionId, step, key, lineageIndex, correlationId: options.correlationId ?? executionId,
+        deadlineMs: options.deadlineMs, parentItemId: options.parentItemId ?? '', traceparent: options.traceparent,
+        replyTo: awaitResult ? this.replyQueue : '', events: options.events,
+      });
     });
     if (awaitResult) handles.forEach((h) => this.track(h as TaskHandle<unknown>, def));
     let outcomes;
@@ -305,23 +296,15 @@ export class Client {
     await this.deps.schemas.ensure(def.input);
     const now = Date.now();
     const { executionId, pipeline, step } = options;
-    const correlationId = options.correlationId ?? executionId;
     const keys: string[] = [];
     const ledgerItems: LedgerItem[] = items.map((item) => {
       const key = idempotencyKey({ pipeline, step, businessKey: options.businessKey, lineageIndex: item.lineageIndex });
       keys.push(key);
-      return {
-        key: { executionId, stepId: step, idempotencyKey: key }, correlationId,
-        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
-        fields: toFields({
-          schemaId: def.input.id, type: def.input.fullName, payload: item.payload,
-          task: `${def.name}@${def.version}`, resolverId: 'default', strategy: 'registry',
-          correlationId, executionId, idempotencyKey: key, stepId: step,
-          retryAttempt: 0, deadlineMs: options.deadlineMs, dispatchTsMs: now, parentItemId: options.parentItemId,
-          traceparent: options.traceparent ?? newTraceparent(), replyTo: options.replyTo,
-          ...(options.events ? { events: true, lineageIndex: item.lineageIndex } : {}),
-        }),
-      };
+      return ledgerItem(def, item.payload, now, {
+        executionId, step, key, lineageIndex: item.lineageIndex, correlationId: options.correlationId ?? executionId,
+        deadlineMs: options.deadlineMs, parentItemId: options.parentItemId, traceparent: options.traceparent,
+        replyTo: options.replyTo, events: options.events,
+      });
     });
     return { keys, outcomes: await this.deps.ledger.send(def.queue, ledgerItems, now) };
   }
@@ -467,4 +450,34 @@ export class Client {
     }
     return def.output.codec.decode(r.payload);
   }
+}
+
+/** What one dispatched item's record and message need besides its task and payload. */
+interface ItemIdentity {
+  readonly executionId: string;
+  readonly step: string;
+  readonly key: string;
+  readonly lineageIndex: number;
+  readonly correlationId: string;
+  readonly deadlineMs: number | undefined;
+  readonly parentItemId: string;
+  readonly traceparent: string | undefined;
+  readonly replyTo: string;
+  readonly events: boolean | undefined;
+}
+
+/** The ledger item of one task message: its record key and its wire fields (a new trace unless one is given). */
+function ledgerItem(def: RuntimeTaskDefinition, payload: Uint8Array, nowMs: number, it: ItemIdentity): LedgerItem {
+  return {
+    key: { executionId: it.executionId, stepId: it.step, idempotencyKey: it.key }, correlationId: it.correlationId,
+    ...(it.deadlineMs === undefined ? {} : { deadlineMs: it.deadlineMs }),
+    fields: toFields({
+      schemaId: def.input.id, type: def.input.fullName, payload,
+      task: `${def.name}@${def.version}`, resolverId: 'default', strategy: 'registry',
+      correlationId: it.correlationId, executionId: it.executionId, idempotencyKey: it.key, stepId: it.step,
+      retryAttempt: 0, deadlineMs: it.deadlineMs, dispatchTsMs: nowMs, parentItemId: it.parentItemId,
+      traceparent: it.traceparent ?? newTraceparent(), replyTo: it.replyTo,
+      ...(it.events ? { events: true, lineageIndex: it.lineageIndex } : {}),
+    }),
+  };
 }
