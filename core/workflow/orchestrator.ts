@@ -13,7 +13,7 @@ import { FlowErrorCode, type FlowStepFailure } from './errors';
 import { FLOWS_QUEUE, FlowField, ORCHESTRATOR_GROUP, START_STEP, stepKeyOf, text } from './messages';
 import { repeatedElements, repeatedField } from './payload';
 import { listField, type FlowRegistry } from './register';
-import type { WorkflowRecord, WorkflowState, WorkflowStore } from './store';
+import type { WorkflowChange, WorkflowRecord, WorkflowState, WorkflowStore } from './store';
 
 /**
  * The kinds of workflow events the orchestrator emits (a subset of the event log's
@@ -339,13 +339,8 @@ export class Orchestrator {
   }
 
   /** Ends the flow CANCELLED (unless it has ended already), and announces its end. */
-  private async cancelState(start: WorkflowState, reason: string): Promise<void> {
-    let state: WorkflowState | undefined = start;
-    for (let i = 0; state && state.status === 'RUNNING' && i < CAS_ATTEMPTS; i++) {
-      const res = await this.deps.store.update(state.executionId, state.version, { status: 'CANCELLED', cancelReason: reason, nowMs: Date.now() });
-      state = res.ok ? res.state : res.current;
-    }
-    if (state && state.status !== 'RUNNING') await this.announce(state);
+  private cancelState(start: WorkflowState, reason: string): Promise<void> {
+    return this.finish(start, { status: 'CANCELLED', cancelReason: reason });
   }
 
   /**
@@ -403,6 +398,8 @@ export class Orchestrator {
       if (!res.state) return;
       current = res.state;
       // Step events (started, progress, completed, failed) are the workers': steps go out with `events`.
+      // This batch's fatal failure first (the state lists at most WORKFLOW_FAILURES_LIMIT failures),
+      // then one an earlier handling recorded.
       const fatal = stage.continueOnError ? undefined : failures.find((x, k) => x && res.kinds[k] !== 'stale');
       if (fatal) return this.fail(current, fatal.code, failureText(fatal), fatal);
     }
@@ -515,11 +512,19 @@ export class Orchestrator {
     return true;
   }
 
-  /** Ends the flow FAILED (unless it has ended already). */
-  private async fail(start: WorkflowState, code: string, message: string, failure?: FlowStepFailure): Promise<void> {
+  /** Ends the flow FAILED (unless it has ended already), and announces its end. */
+  private fail(start: WorkflowState, code: string, message: string, failure?: FlowStepFailure): Promise<void> {
+    return this.finish(start, { status: 'FAILED', error: { code, message } }, failure);
+  }
+
+  /**
+   * Moves a RUNNING execution to a terminal status (compare-and-set, reloading on a conflict) and
+   * announces its end; an execution that has ended already is only announced.
+   */
+  private async finish(start: WorkflowState, change: Omit<WorkflowChange, 'nowMs'>, failure?: FlowStepFailure): Promise<void> {
     let state: WorkflowState | undefined = start;
     for (let i = 0; state && state.status === 'RUNNING' && i < CAS_ATTEMPTS; i++) {
-      const res = await this.deps.store.update(state.executionId, state.version, { status: 'FAILED', error: { code, message }, nowMs: Date.now() });
+      const res = await this.deps.store.update(state.executionId, state.version, { ...change, nowMs: Date.now() });
       if (res.ok) return this.announce(res.state, failure);
       state = res.current;
     }
